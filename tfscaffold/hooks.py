@@ -1,0 +1,83 @@
+"""What the cookiecutter hooks run: the same validation and checks as the CLI."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from tfscaffold.context import context_fields, context_to_spec
+from tfscaffold.errors import SpecError, TfscaffoldError
+from tfscaffold.project import state_files, write_files
+from tfscaffold.render import is_empty_render
+from tfscaffold.spec import JsonPath, LoadedSpec
+from tfscaffold.terraform import check_project
+from tfscaffold.validation import validate_loaded
+
+SKIP_VALIDATION_VARIABLE = "TFSCAFFOLD_NO_VALIDATE"
+
+
+class ContextSpec(LoadedSpec):
+    """A spec built from a cookiecutter context; locations name context variables."""
+
+    def where(self, path: JsonPath) -> str:
+        keys = {field.path: field.key for field in context_fields()}
+        for end in range(len(path), 0, -1):
+            if tuple(path[:end]) in keys:
+                return f"cookiecutter variable {keys[tuple(path[:end])]}"
+        return "cookiecutter context"
+
+
+def spec_from_context(context: dict[str, Any]) -> dict[str, Any]:
+    """Validate a cookiecutter context and return the complete spec; raise SpecError."""
+    data = context_to_spec(context)
+    return validate_loaded(ContextSpec(data, "cookiecutter context"))
+
+
+def pre_generate(context: dict[str, Any]) -> int:
+    """Validate the full context before any file is rendered; return an exit code."""
+    try:
+        spec_from_context(context)
+    except SpecError as error:
+        _report(error)
+        return error.exit_code
+    return 0
+
+
+def post_generate(project_dir: Path, context: dict[str, Any]) -> int:
+    """Drop empty renders, store the spec, run terraform fmt and validate; return an exit code."""
+    try:
+        spec = spec_from_context(context)
+        _remove_empty_files(project_dir)
+        write_files(project_dir, state_files(spec))
+        if os.environ.get(SKIP_VALIDATION_VARIABLE, "").lower() in ("1", "true", "yes"):
+            print(f"tfscaffold: skipped terraform fmt and validate ({SKIP_VALIDATION_VARIABLE} is set)", file=sys.stderr)
+        else:
+            check_project(project_dir)
+    except TfscaffoldError as error:
+        _report(error)
+        print("tfscaffold: pass --keep-project-on-failure to cookiecutter to keep the files", file=sys.stderr)
+        return error.exit_code
+    return 0
+
+
+def _remove_empty_files(project_dir: Path) -> None:
+    for path in sorted(project_dir.rglob("*")):
+        if path.is_file() and is_empty_render(path.read_text(encoding="utf-8", errors="replace")):
+            path.unlink()
+
+
+def _report(error: TfscaffoldError) -> None:
+    print(f"tfscaffold: error: {error}", file=sys.stderr)
+
+
+def run_hook(name: str, context_json: str, repo_dir: str) -> None:
+    """Entry point of the hook scripts; exits the process with the hook's exit code."""
+    logging.basicConfig(level=logging.INFO, format="tfscaffold: %(message)s")
+    context = json.loads(context_json)
+    if name == "pre":
+        sys.exit(pre_generate(context))
+    sys.exit(post_generate(Path.cwd(), context))

@@ -1,0 +1,93 @@
+"""Derive every AWS resource name from the spec, within AWS's length limits.
+
+Names are `<service>-<suffix>[-<role>]`. When that is too long, the service
+part is cut and followed by four hex digits of a hash of the full name, so a
+shortened name stays deterministic and unique while the environment suffix
+and the role remain readable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from tfscaffold.spec import JsonPath
+
+# Maximum lengths, from the AWS API reference of each resource type.
+LIMITS = {
+    "alb": 32,
+    "target_group": 32,
+    "iam_role": 64,
+    "rds_cluster": 63,
+    "ecs": 255,
+    "security_group": 255,
+    "log_group": 512,
+}
+
+HASH_LENGTH = 4
+
+
+def fit_name(service: str, suffix: str, role: str, limit: int) -> str:
+    """Join service, suffix and role with hyphens, shortening the service part to fit limit."""
+    tail = "-".join(part for part in (suffix, role) if part)
+    full = f"{service}-{tail}"
+    if len(full) <= limit:
+        return full
+    digest = hashlib.sha256(full.encode()).hexdigest()[:HASH_LENGTH]
+    room = limit - len(tail) - len(digest) - 2
+    if room < 1:
+        raise ValueError(f"{tail!r} leaves no room for the service name within {limit} characters")
+    head = service[:room].rstrip("-")
+    return f"{head}-{digest}-{tail}"
+
+
+def target_group_role(colour: str, spec: dict[str, Any]) -> str:
+    """Return the role part of a target group name.
+
+    Port and protocol force a new target group; putting a digest of them in the
+    name lets create_before_destroy build the new group beside the old one.
+    """
+    digest = hashlib.sha256(f"HTTP:{spec['container']['port']}".encode()).hexdigest()[:HASH_LENGTH]
+    return f"{colour}-{digest}"
+
+
+def derive_names(spec: dict[str, Any]) -> dict[str, str]:
+    """Return the name of every named resource for a defaulted spec."""
+    service = spec["service"]["name"]
+    suffix = spec["service"]["environment_suffix"]
+
+    def name(role: str, kind: str) -> str:
+        return fit_name(service, suffix, role, LIMITS[kind])
+
+    prefix = name("", "ecs")
+    return {
+        "prefix": prefix,
+        "cluster": prefix,
+        "alb": name("", "alb"),
+        "target_group_blue": name(target_group_role("blue", spec), "target_group"),
+        "target_group_green": name(target_group_role("green", spec), "target_group"),
+        "service_blue": name("blue", "ecs"),
+        "service_green": name("green", "ecs"),
+        "task_family_blue": name("blue", "ecs"),
+        "task_family_green": name("green", "ecs"),
+        "execution_role": name("execution", "iam_role"),
+        "task_role": name("task", "iam_role"),
+        "aurora_cluster": name("", "rds_cluster"),
+        "final_snapshot": f"{name('', 'rds_cluster')}-final",
+        "db_subnet_group": prefix,
+        "sg_alb": name("alb", "security_group"),
+        "sg_tasks": name("tasks", "security_group"),
+        "sg_db": name("db", "security_group"),
+        "kms_alias": f"alias/{prefix}",
+        "log_group": f"/ecs/{prefix}",
+        "parameter_path": f"/{service}/{suffix}",
+    }
+
+
+def name_problems(spec: dict[str, Any]) -> list[tuple[JsonPath, str]]:
+    """Report a suffix so long that no shortened name could fit."""
+    try:
+        derive_names(spec)
+    except ValueError as error:
+        return [(("service", "environment_suffix"), f"{error}; use a shorter environment_suffix")]
+    return []
