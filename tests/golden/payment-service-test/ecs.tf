@@ -1,0 +1,169 @@
+# ECS Fargate cluster and the blue and green services, each with its own task
+# definition so the two colours can run different images.
+
+resource "aws_ecs_cluster" "this" {
+  name = "payment-service-test"
+
+  setting {
+    name  = "containerInsights"
+    value = "enabled"
+  }
+
+  tags = local.tags
+}
+
+locals {
+  container_environment = [
+    { name = "DB_HOST", value = aws_rds_cluster.this.endpoint },
+    { name = "DB_PORT", value = tostring(aws_rds_cluster.this.port) },
+    { name = "DB_NAME", value = aws_rds_cluster.this.database_name },
+    { name = "DB_USER", value = aws_rds_cluster.this.master_username },
+  ]
+
+  container_secrets = concat(
+    [for name, secret in local.secrets : { name = secret.variable, valueFrom = aws_ssm_parameter.secret[name].arn }],
+    [{ name = "DB_PASSWORD", valueFrom = aws_ssm_parameter.db_master_password.arn }],
+  )
+}
+
+resource "aws_ecs_task_definition" "blue" {
+  family                   = "payment-service-test-blue"
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = 512
+  memory                   = 1024
+  execution_role_arn       = aws_iam_role.execution.arn
+  task_role_arn            = aws_iam_role.task.arn
+
+  container_definitions = jsonencode([
+    {
+      name                   = "app"
+      image                  = var.blue_image
+      essential              = true
+      readonlyRootFilesystem = true
+      portMappings           = [{ containerPort = 8080, protocol = "tcp" }]
+      environment            = concat(local.container_environment, [{ name = "DEPLOYMENT_COLOUR", value = "blue" }])
+      secrets                = local.container_secrets
+
+      logConfiguration = {
+        logDriver = "awslogs"
+        options = {
+          awslogs-group         = aws_cloudwatch_log_group.app.name
+          awslogs-region        = var.region
+          awslogs-stream-prefix = "blue"
+        }
+      }
+    }
+  ])
+
+  tags = local.tags
+}
+
+resource "aws_ecs_service" "blue" {
+  name                               = "payment-service-test-blue"
+  cluster                            = aws_ecs_cluster.this.id
+  task_definition                    = aws_ecs_task_definition.blue.arn
+  desired_count                      = 2
+  launch_type                        = "FARGATE"
+  deployment_minimum_healthy_percent = 100
+  deployment_maximum_percent         = 200
+  health_check_grace_period_seconds  = 60
+  propagate_tags                     = "SERVICE"
+
+  network_configuration {
+    subnets          = aws_subnet.private[*].id
+    security_groups  = [aws_security_group.tasks.id]
+    assign_public_ip = false
+  }
+
+  load_balancer {
+    target_group_arn = aws_lb_target_group.blue.arn
+    container_name   = "app"
+    container_port   = 8080
+  }
+
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+
+  tags = local.tags
+
+  # Autoscaling owns the task count after the first apply.
+  lifecycle {
+    ignore_changes = [desired_count]
+  }
+
+  depends_on = [aws_lb_listener.http, aws_iam_role_policy.execution]
+}
+
+resource "aws_ecs_task_definition" "green" {
+  family                   = "payment-service-test-green"
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = 512
+  memory                   = 1024
+  execution_role_arn       = aws_iam_role.execution.arn
+  task_role_arn            = aws_iam_role.task.arn
+
+  container_definitions = jsonencode([
+    {
+      name                   = "app"
+      image                  = var.green_image
+      essential              = true
+      readonlyRootFilesystem = true
+      portMappings           = [{ containerPort = 8080, protocol = "tcp" }]
+      environment            = concat(local.container_environment, [{ name = "DEPLOYMENT_COLOUR", value = "green" }])
+      secrets                = local.container_secrets
+
+      logConfiguration = {
+        logDriver = "awslogs"
+        options = {
+          awslogs-group         = aws_cloudwatch_log_group.app.name
+          awslogs-region        = var.region
+          awslogs-stream-prefix = "green"
+        }
+      }
+    }
+  ])
+
+  tags = local.tags
+}
+
+resource "aws_ecs_service" "green" {
+  name                               = "payment-service-test-green"
+  cluster                            = aws_ecs_cluster.this.id
+  task_definition                    = aws_ecs_task_definition.green.arn
+  desired_count                      = 2
+  launch_type                        = "FARGATE"
+  deployment_minimum_healthy_percent = 100
+  deployment_maximum_percent         = 200
+  health_check_grace_period_seconds  = 60
+  propagate_tags                     = "SERVICE"
+
+  network_configuration {
+    subnets          = aws_subnet.private[*].id
+    security_groups  = [aws_security_group.tasks.id]
+    assign_public_ip = false
+  }
+
+  load_balancer {
+    target_group_arn = aws_lb_target_group.green.arn
+    container_name   = "app"
+    container_port   = 8080
+  }
+
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+
+  tags = local.tags
+
+  # Autoscaling owns the task count after the first apply.
+  lifecycle {
+    ignore_changes = [desired_count]
+  }
+
+  depends_on = [aws_lb_listener.http, aws_iam_role_policy.execution]
+}

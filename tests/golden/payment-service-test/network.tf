@@ -1,0 +1,96 @@
+# VPC with public subnets for the load balancer and NAT gateway, and private
+# subnets for the tasks and the database, one of each per availability zone.
+
+resource "aws_vpc" "this" {
+  cidr_block           = "10.0.0.0/16"
+  enable_dns_support   = true
+  enable_dns_hostnames = true
+
+  tags = merge(local.tags, { Name = "payment-service-test" })
+}
+
+# Adopt the default security group and leave it without rules, so nothing uses it by accident.
+resource "aws_default_security_group" "this" {
+  vpc_id = aws_vpc.this.id
+
+  tags = merge(local.tags, { Name = "payment-service-test-default" })
+}
+
+resource "aws_subnet" "public" {
+  count = 2
+
+  vpc_id            = aws_vpc.this.id
+  cidr_block        = cidrsubnet(aws_vpc.this.cidr_block, 4, count.index)
+  availability_zone = local.azs[count.index]
+
+  tags = merge(local.tags, { Name = "${local.name_prefix}-public-${local.azs[count.index]}" })
+}
+
+resource "aws_subnet" "private" {
+  count = 2
+
+  vpc_id            = aws_vpc.this.id
+  cidr_block        = cidrsubnet(aws_vpc.this.cidr_block, 4, count.index + 8)
+  availability_zone = local.azs[count.index]
+
+  tags = merge(local.tags, { Name = "${local.name_prefix}-private-${local.azs[count.index]}" })
+}
+
+resource "aws_internet_gateway" "this" {
+  vpc_id = aws_vpc.this.id
+
+  tags = merge(local.tags, { Name = "payment-service-test" })
+}
+
+resource "aws_route_table" "public" {
+  vpc_id = aws_vpc.this.id
+
+  tags = merge(local.tags, { Name = "payment-service-test-public" })
+}
+
+resource "aws_route" "public_internet" {
+  route_table_id         = aws_route_table.public.id
+  destination_cidr_block = "0.0.0.0/0"
+  gateway_id             = aws_internet_gateway.this.id
+}
+
+resource "aws_route_table_association" "public" {
+  count = 2
+
+  subnet_id      = aws_subnet.public[count.index].id
+  route_table_id = aws_route_table.public.id
+}
+
+# The address of the NAT gateway. Neither `vpc` (removed in provider 5) nor
+# `domain` (added in provider 5) is set: both versions default to a VPC address.
+resource "aws_eip" "nat" {
+  tags = merge(local.tags, { Name = "payment-service-test-nat" })
+
+  depends_on = [aws_internet_gateway.this]
+}
+
+resource "aws_nat_gateway" "this" {
+  allocation_id = aws_eip.nat.id
+  subnet_id     = aws_subnet.public[0].id
+
+  tags = merge(local.tags, { Name = "payment-service-test" })
+}
+
+resource "aws_route_table" "private" {
+  vpc_id = aws_vpc.this.id
+
+  tags = merge(local.tags, { Name = "payment-service-test-private" })
+}
+
+resource "aws_route" "private_nat" {
+  route_table_id         = aws_route_table.private.id
+  destination_cidr_block = "0.0.0.0/0"
+  nat_gateway_id         = aws_nat_gateway.this.id
+}
+
+resource "aws_route_table_association" "private" {
+  count = 2
+
+  subnet_id      = aws_subnet.private[count.index].id
+  route_table_id = aws_route_table.private.id
+}

@@ -1,0 +1,5 @@
+# AWS provider configuration.
+
+provider "aws" {
+  region = var.region
+}

@@ -1,0 +1,52 @@
+# Aurora PostgreSQL cluster, encrypted with the project's KMS key, with one
+# instance per availability zone in turn. `availability_zones` is deliberately
+# not set on the cluster: with fewer than three zones AWS returns three and
+# every plan would replace the cluster; the instances carry the placement.
+
+resource "aws_db_subnet_group" "this" {
+  name       = "payment-service-test"
+  subnet_ids = aws_subnet.private[*].id
+
+  tags = local.tags
+}
+
+resource "aws_rds_cluster" "this" {
+  cluster_identifier                  = "payment-service-test"
+  engine                              = "aurora-postgresql"
+  engine_version                      = "15.4"
+  database_name                       = "payments"
+  master_username                     = "app_admin"
+  master_password                     = var.db_master_password
+  port                                = 5432
+  db_subnet_group_name                = aws_db_subnet_group.this.name
+  vpc_security_group_ids              = [aws_security_group.db.id]
+  storage_encrypted                   = true
+  kms_key_id                          = aws_kms_key.this.arn
+  iam_database_authentication_enabled = true
+  enabled_cloudwatch_logs_exports     = ["postgresql"]
+  backup_retention_period             = 1
+  preferred_backup_window             = "03:00-04:00"
+  copy_tags_to_snapshot               = true
+  deletion_protection                 = false
+  skip_final_snapshot                 = true
+
+  tags = local.tags
+
+  depends_on = [aws_cloudwatch_log_group.postgresql]
+}
+
+resource "aws_rds_cluster_instance" "this" {
+  count = 2
+
+  identifier                 = "payment-service-test-${count.index + 1}"
+  cluster_identifier         = aws_rds_cluster.this.id
+  instance_class             = "db.r6g.large"
+  engine                     = aws_rds_cluster.this.engine
+  engine_version             = aws_rds_cluster.this.engine_version
+  availability_zone          = local.azs[count.index % length(local.azs)]
+  db_subnet_group_name       = aws_db_subnet_group.this.name
+  publicly_accessible        = false
+  auto_minor_version_upgrade = true
+
+  tags = local.tags
+}
