@@ -261,6 +261,31 @@ def test_find_terraform_prefers_path(monkeypatch, tmp_path):
     assert terraform.find_terraform() == Terraform("terraform", str(tmp_path / "terraform"))
 
 
+# What `tofu version` prints (OpenTofu 1.8).
+TOFU_VERSION_SCRIPT = """\
+#!/bin/sh
+if [ "$1" = version ]; then
+  echo "OpenTofu v1.8.3"
+  echo "on linux_amd64"
+  exit 0
+fi
+echo "unexpected arguments: $*" >&2
+exit 1
+"""
+
+
+def test_find_terraform_finds_tofu(monkeypatch, tmp_path):
+    binary = tmp_path / "tofu"
+    binary.write_text(TOFU_VERSION_SCRIPT)
+    binary.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+
+    found = terraform.find_terraform()
+
+    assert found == Terraform("tofu", str(binary))
+    assert found.version() == "1.8.3"
+
+
 def test_terraform_env_defaults(monkeypatch):
     monkeypatch.setenv("TF_INPUT", "1")
 

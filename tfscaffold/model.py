@@ -7,6 +7,7 @@ from typing import Any
 
 from tfscaffold.naming import derive_names
 from tfscaffold.profiles import resolve_profile
+from tfscaffold.provider_versions import provider_model
 
 ECR_IMAGE = re.compile(
     r"^(?P<account>[0-9]{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?/(?P<name>[^:@]+)"
@@ -32,6 +33,7 @@ def build_model(spec: dict[str, Any]) -> dict[str, Any]:
         "tags": _tags(spec),
         "https": "certificate_arn" in spec["load_balancer"],
         "ecr_repository": ecr_repository(spec["container"]["image"]),
+        "aws_provider": provider_model(spec["terraform"]["aws_provider_version"]),
     }
 
 

@@ -13,6 +13,7 @@ from typing import Any, Iterator
 import jsonschema
 
 from tfscaffold.errors import SpecError
+from tfscaffold.provider_versions import constraint_problems
 from tfscaffold.spec import JsonPath, LoadedSpec, dotted_path, load_spec_file
 
 log = logging.getLogger(__name__)
@@ -205,6 +206,8 @@ def semantic_problems(spec: dict[str, Any]) -> list[tuple[JsonPath, str]]:
                          f"min_capacity {scaling['min_capacity']} is greater than max_capacity {scaling['max_capacity']}"))
     problems.extend(_secret_problems(spec["secrets"]))
     problems.extend(name_problems(spec))
+    constraint = spec["terraform"]["aws_provider_version"]
+    problems.extend((("terraform", "aws_provider_version"), problem) for problem in constraint_problems(constraint))
     return problems
 
 

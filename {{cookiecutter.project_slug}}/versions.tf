@@ -7,7 +7,7 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = ">= 3.39.0, < 7.0.0"
+      version = {{ m.aws_provider.version | hcl }}
     }
   }
 }
