@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -14,6 +15,9 @@ import yaml
 
 from conftest import EXAMPLE_SPEC, REPO_ROOT, parse_project, read_tree, render_spec_file
 
+# Cookiecutter prompts for every variable whose name does not start with an underscore.
+PROMPT_COUNT = sum(1 for key in json.loads((REPO_ROOT / "cookiecutter.json").read_text()) if not key.startswith("_"))
+
 COOKIECUTTER = Path(sys.executable).parent / "cookiecutter"
 SLUG = "payment-service-test"
 SKIP_VALIDATION = {"TFSCAFFOLD_NO_VALIDATE": "1"}
@@ -22,7 +26,6 @@ SKIP_VALIDATION = {"TFSCAFFOLD_NO_VALIDATE": "1"}
 # ANSI colour codes: "... (payment-service): ".
 PROMPT_END = r"\)(?:\x1b\[[0-9;]*m)*: "
 ANSI_CODE = re.compile(r"\x1b\[[0-9;]*m")
-PROMPT_COUNT = 29
 
 # A mirror folder without providers, and direct installation disabled, so
 # `terraform init` fails without contacting any host.

@@ -20,6 +20,8 @@ from typing import Iterable
 import pytest
 
 import provider_schema
+from conftest import SPECS_DIR
+from conftest import VARIANTS as SUITE_VARIANTS
 from provider_schema import (
     DEPRECATED_ATTRIBUTES_IN_6,
     DEPRECATED_IN_6,
@@ -44,64 +46,14 @@ MIRROR_SCRIPT = REPO_ROOT / "scripts" / "provider_mirror.py"
 OLD_PROVIDER = "3.39.0"
 CURRENT_PROVIDER = "6.62.0"
 
-CERTIFICATE_ARN = "arn:aws:acm:eu-west-1:123456789012:certificate/0d4e5f6a-1b2c-3d4e-5f6a-7b8c9d0e1f2a"
 
-# Spec variants besides the example.
-# TODO: read these from tests/specs/*.yaml once that folder exists, by passing
-# its files to render_variants.
-INLINE_SPECS = {
-    "prod": f"""\
-spec_version: 1
-service: {{name: payment-service, environment: prod, environment_suffix: prod-eu1, region: eu-west-1}}
-container:
-  image: 123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:1.4.2
-  cpu: 1024
-  memory: 2048
-  desired_count: 3
-database: {{instances: 3}}
-network: {{availability_zones: 3}}
-load_balancer: {{certificate_arn: {CERTIFICATE_ARN}}}
-secrets:
-  - {{name: stripe-api-key, description: Secret key for the Stripe API}}
-""",
-    "minimal": """\
-spec_version: 1
-service: {name: api, environment: dev, environment_suffix: dev, region: us-east-1}
-container: {image: "nginx:1.27"}
-""",
-    "full": f"""\
-spec_version: 1
-project_slug: orders-full
-service: {{name: orders, environment: staging, environment_suffix: stg-eu1, region: eu-west-1}}
-container:
-  image: 123456789012.dkr.ecr.eu-west-1.amazonaws.com/orders/api:2.0.0
-  port: 9000
-  cpu: 2048
-  memory: 8192
-  desired_count: 4
-  health_check_path: /healthz
-database: {{engine_version: "16.2", instance_class: db.r7g.xlarge, instances: 3, name: orders_db}}
-autoscaling: {{min_capacity: 2, max_capacity: 12, cpu_target: 55.5}}
-blue_green: {{live: green, weights: {{blue: 10, green: 90}}}}
-secrets:
-  - {{name: api-token, description: 'Token with "quotes" and ${{interpolation}}'}}
-  - {{name: signing_key}}
-logs: {{retention_days: 90}}
-network: {{vpc_cidr: 10.20.0.0/16, availability_zones: 3}}
-load_balancer:
-  internal: true
-  ingress_cidrs: [10.0.0.0/8, 192.168.0.0/16]
-  certificate_arn: {CERTIFICATE_ARN}
-tags: {{Team: orders, "cost:center": "4200"}}
-terraform: {{aws_provider_version: ">= 3.39.0, < 7.0.0"}}
-""",
+# The suite's spec variants, plus one for each form of a version-dependent argument.
+VARIANTS = {
+    **SUITE_VARIANTS,
     # The constraint selects aws_eip's `domain` argument, which 3.39.0 lacks.
-    "provider-5-and-later": EXAMPLE_SPEC.read_text(encoding="utf-8")
-    + 'terraform: {aws_provider_version: ">= 5.0.0, < 7.0.0"}\n',
-    "provider-3-only": EXAMPLE_SPEC.read_text(encoding="utf-8") + 'terraform: {aws_provider_version: "~> 3.39"}\n',
+    "provider-5-and-later": SPECS_DIR / "provider-5-and-later.yaml",
+    "provider-3-only": SPECS_DIR / "provider-3-only.yaml",
 }
-
-VARIANTS = ["example", *INLINE_SPECS]
 
 
 def render_variants(spec_paths: Iterable[Path]) -> dict[str, tuple[dict, dict[str, str]]]:
@@ -140,16 +92,8 @@ def insert_after(text: str, header: str, line: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def variants(tmp_path_factory) -> dict[str, tuple[dict, dict[str, str]]]:
-    folder = tmp_path_factory.mktemp("specs")
-    paths = [EXAMPLE_SPEC]
-    for name, text in INLINE_SPECS.items():
-        path = folder / f"{name}.yaml"
-        path.write_text(text, encoding="utf-8")
-        paths.append(path)
-    rendered = render_variants(paths)
-    rendered["example"] = rendered.pop("payment-service")
-    return rendered
+def variants() -> dict[str, tuple[dict, dict[str, str]]]:
+    return {name: (spec, files) for name, (spec, files) in zip(VARIANTS, render_variants(VARIANTS.values()).values())}
 
 
 @pytest.fixture(scope="session")

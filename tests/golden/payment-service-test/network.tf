@@ -61,8 +61,9 @@ resource "aws_route_table_association" "public" {
   route_table_id = aws_route_table.public.id
 }
 
-# The address of the NAT gateway. Neither `vpc` (removed in provider 5) nor
-# `domain` (added in provider 5) is set: both versions default to a VPC address.
+# The address of the NAT gateway. Provider 6 removed `vpc` and provider 3
+# cannot set `domain`, so `domain` is set only when the version constraint
+# admits nothing older than 5.0.0. Without either, AWS allocates a VPC address.
 resource "aws_eip" "nat" {
   tags = merge(local.tags, { Name = "payment-service-test-nat" })
 
