@@ -259,3 +259,21 @@ def test_post_hook_failure_keeps_project(tmp_path, cookiecutter_config, terrafor
     assert result.returncode != 0
     assert (output_dir / SLUG / "rds.tf").is_file()
     assert (output_dir / SLUG / ".tfscaffold" / "spec.yaml").is_file()
+
+
+@pytest.mark.parametrize("working_dir", ["repository", "parent"])
+def test_relative_template_path(tmp_path, cookiecutter_config, render_variant, working_dir):
+    cwd = REPO_ROOT if working_dir == "repository" else REPO_ROOT.parent
+    template = os.path.relpath(REPO_ROOT, cwd)
+    result = subprocess.run(
+        [str(COOKIECUTTER), template, "--no-input", "--config-file", str(cookiecutter_config), "-o", str(tmp_path)],
+        cwd=cwd,
+        env={**os.environ, **SKIP_VALIDATION},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert read_tree(tmp_path / SLUG) == render_variant("example").files()

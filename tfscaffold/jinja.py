@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment
@@ -33,7 +34,7 @@ def model_from_context(context: dict[str, Any]) -> dict[str, Any]:
 
 
 class TfscaffoldExtension(Extension):
-    """Adds the filters `tfscaffold_model`, `hcl`, `hcl_string`, `hcl_map` and `python_json`."""
+    """Adds the filters `tfscaffold_model`, `hcl`, `hcl_string`, `hcl_map`, `python_json` and `template_dir`."""
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
@@ -42,6 +43,21 @@ class TfscaffoldExtension(Extension):
         environment.filters["hcl_string"] = hcl_string
         environment.filters["hcl_map"] = hcl_map_lines
         environment.filters["python_json"] = python_json_literal
+        environment.filters["template_dir"] = template_dir
+
+
+def template_dir(repo_dir: str) -> str:
+    """Return the absolute path of the template a hook belongs to.
+
+    Cookiecutter's `_repo_dir` is relative when the template was given as a
+    relative path, but the hooks run in the new project's folder. Cookiecutter
+    renders hook scripts with the template folder as the working directory
+    (cookiecutter 2.x, `run_hook_from_repo_dir`), so that folder is tried too.
+    """
+    for candidate in (Path(repo_dir), Path.cwd()):
+        if (candidate / "cookiecutter.json").is_file() and (candidate / "tfscaffold").is_dir():
+            return str(candidate.resolve())
+    return str(Path(repo_dir).resolve())
 
 
 def python_json_literal(value: Any) -> str:
