@@ -28,7 +28,7 @@ def build_model(spec: dict[str, Any]) -> dict[str, Any]:
         "load_balancer": spec["load_balancer"],
         "names": derive_names(spec),
         "profile": resolve_profile(spec),
-        "secrets": [_secret(item) for item in spec["secrets"]],
+        "secrets": [_secret(name, item) for name, item in spec["secrets"].items()],
         "tags": _tags(spec),
         "https": "certificate_arn" in spec["load_balancer"],
         "ecr_repository": ecr_repository(spec["container"]["image"]),
@@ -43,12 +43,12 @@ def ecr_repository(image: str) -> dict[str, str] | None:
     return {"account": match["account"], "region": match["region"], "name": match["name"]}
 
 
-def _secret(item: dict[str, Any]) -> dict[str, str]:
+def _secret(name: str, item: dict[str, Any]) -> dict[str, str]:
     return {
-        "name": item["name"],
+        "name": name,
         "description": item.get("description", ""),
-        "variable": item["name"].upper().replace("-", "_"),
-        "resource": item["name"].replace("-", "_"),
+        "variable": name.upper().replace("-", "_"),
+        "resource": name.replace("-", "_"),
     }
 
 
