@@ -151,7 +151,11 @@ def test_cookiecutter_and_generate_write_same_state(tmp_path, monkeypatch, certi
     context = {key: value for key, value in spec_to_context(spec).items() if key != "spec_version"}
     monkeypatch.setenv("TFSCAFFOLD_NO_VALIDATE", "1")
 
-    output = cookiecutter(str(REPO_ROOT), no_input=True, extra_context=context, output_dir=str(tmp_path / "cc"))
+    config = tmp_path / "cookiecutter.yaml"
+    config.write_text(f"cookiecutters_dir: {tmp_path / 'cache'}\nreplay_dir: {tmp_path / 'replay'}\n")
+    output = cookiecutter(
+        str(REPO_ROOT), no_input=True, extra_context=context, output_dir=str(tmp_path / "cc"), config_file=str(config)
+    )
     generated = generate(spec, tmp_path / "cli", validate=False)
 
     assert snapshot(Path(output)) == snapshot(generated)
