@@ -168,6 +168,7 @@ def test_cookiecutter_and_generate_write_same_state(tmp_path, monkeypatch, certi
 @pytest.mark.usefixtures("offline_terraform")
 def test_regenerate_keeps_hand_edits(tmp_path, capsys):
     project = make_project(tmp_path, validate=True)
+    assert run_cli(capsys, "check", str(project))[0] == 0
     (project / "cloudwatch.tf").write_text((project / "cloudwatch.tf").read_text() + AUDIT_LOG_GROUP)
     edit(project / "alb.tf", "deregistration_delay = 30", "deregistration_delay = 60")
     edit(project / "ecs.tf", "# ECS Fargate cluster", "# Reviewed by the platform team.\n# ECS Fargate cluster")
@@ -457,15 +458,17 @@ def test_many_projects_with_broken_one(tmp_path, capsys):
     edit(good / ".tfscaffold" / "spec.yaml", "max_capacity: 6", "max_capacity: 8")
     (tmp_path / "projects" / "notes").mkdir()
 
-    code, out, err = run_cli(capsys, "regenerate", str(tmp_path / "projects" / "*"), "--no-validate", "--json")
+    folders = [str(tmp_path / "projects" / "*"), str(tmp_path / "projects" / "notes")]
+    code, out, err = run_cli(capsys, "regenerate", *folders, "--no-validate", "--json")
 
     report = json.loads(out)
     statuses = {Path(entry["project"]).name: entry["status"] for entry in report["projects"]}
     assert code == 2
     assert report["exit_code"] == 2
-    assert statuses == {"broken-service-test": "invalid", "payment-service-test": "updated"}
+    assert statuses == {"broken-service-test": "invalid", "payment-service-test": "updated", "notes": "invalid"}
     assert "invalid YAML" in err
-    assert "[2/2]" in err
+    assert "not a tfscaffold project: .tfscaffold/spec.yaml not found" in err
+    assert "[3/3]" in err
     assert (good / "autoscaling.tf").read_text().count("max_capacity       = 8") == 2
 
 

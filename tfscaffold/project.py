@@ -116,6 +116,8 @@ def read_state(project_dir: Path) -> ProjectState:
     """Read the state folder of a project; raise ProjectError when the folder is not a tfscaffold project."""
     state_dir = project_dir / STATE_DIR
     spec_path = state_dir / SPEC_FILE
+    if project_dir.exists() and not project_dir.is_dir():
+        raise ProjectError(f"{project_dir}: is a file; expected a project folder")
     if not project_dir.is_dir():
         raise ProjectError(f"{project_dir}: project folder not found")
     if not spec_path.is_file():
