@@ -135,7 +135,7 @@ def test_aurora_instances_follow_cluster(project):
 
 def test_aurora_instances_distinct_zones(project):
     instance = single(project.hcl.of_type("aws_rds_cluster_instance"))
-    zone_count = project.spec["network"]["availability_zones"]
+    zone_count = project.spec["network"]["zone_count"]
 
     # Each instance takes the next zone of local.azs in turn. The checks below
     # evaluate that placement for the spec's instance and zone counts.

@@ -11,6 +11,7 @@ from typing import Sequence
 from tfscaffold import __version__
 from tfscaffold.errors import TfscaffoldError
 from tfscaffold.generate import generate
+from tfscaffold.projects import RunOptions, results_json, run_command, summary_table, worst_exit_code
 from tfscaffold.validation import validate_file
 
 log = logging.getLogger("tfscaffold")
@@ -33,7 +34,41 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--no-validate", action="store_true", help="skip terraform fmt and validate (the templates render formatted code)")
     gen.add_argument("--force", action="store_true", help="replace an existing project folder")
     gen.set_defaults(handler=_generate)
+    _add_regeneration_commands(commands)
     return parser
+
+
+def _add_regeneration_commands(commands: argparse._SubParsersAction) -> None:
+    """Add regenerate, check, diff and migrate; each takes project folders or glob patterns."""
+    project_help = "project folder or glob pattern, such as 'services/*' (quoted, so tfscaffold expands it)"
+    json_help = "print the results as JSON on stdout instead of a table"
+
+    regen = commands.add_parser("regenerate", help="merge a new render of the spec into projects, keeping hand edits")
+    regen.add_argument("projects", nargs="+", metavar="PROJECT", help=project_help)
+    choice = regen.add_mutually_exclusive_group()
+    choice.add_argument(
+        "--spec", type=Path, help="render this spec file and store it in the project (one project only)"
+    )
+    choice.add_argument("--abort", action="store_true",
+                        help="undo a regeneration that left conflict markers: restore the files it changed")
+    regen.add_argument("--write-spec", action="store_true",
+                       help="also rewrite .tfscaffold/spec.yaml in the current spec_version")
+    regen.add_argument(
+        "--no-validate", action="store_true", help="skip terraform fmt and validate of the merged project"
+    )
+    regen.add_argument("--json", action="store_true", help=json_help)
+    regen.set_defaults(handler=_regenerate)
+
+    commands_help = {
+        "check": "exit 0 when regenerating would change nothing, 1 when it would (a drift check for CI)",
+        "diff": "print the unified diff that regenerating would apply; exit 1 when it is not empty",
+        "migrate": "rewrite each project's .tfscaffold/spec.yaml in the current spec_version",
+    }
+    for name, help_text in commands_help.items():
+        sub = commands.add_parser(name, help=help_text)
+        sub.add_argument("projects", nargs="+", metavar="PROJECT", help=project_help)
+        sub.add_argument("--json", action="store_true", help=json_help)
+        sub.set_defaults(handler=_run_projects, command_name=name)
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -47,6 +82,31 @@ def _generate(args: argparse.Namespace) -> int:
     target = generate(spec, args.output_dir, validate=not args.no_validate, force=args.force)
     print(f"generated {target}")
     return 0
+
+
+def _regenerate(args: argparse.Namespace) -> int:
+    args.command_name = "abort" if args.abort else "regenerate"
+    if args.abort and args.write_spec:
+        print("tfscaffold: error: --write-spec cannot be combined with --abort", file=sys.stderr)
+        return 2
+    return _run_projects(args)
+
+
+def _run_projects(args: argparse.Namespace) -> int:
+    options = RunOptions(
+        spec_file=getattr(args, "spec", None),
+        write_spec=getattr(args, "write_spec", False),
+        validate=not getattr(args, "no_validate", False),
+    )
+    results = run_command(args.command_name, args.projects, options)
+    if args.json:
+        sys.stdout.write(results_json(args.command_name, results))
+    elif args.command_name == "diff":
+        sys.stdout.write("".join(result.diff for result in results))
+        sys.stderr.write(summary_table(results))
+    else:
+        sys.stdout.write(summary_table(results))
+    return worst_exit_code(results)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,15 +16,13 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from tfscaffold.errors import SpecError
+from tfscaffold.migrations import CURRENT_SPEC_VERSION
 from tfscaffold.validation import apply_defaults, load_schema
 
 INTEGER = re.compile(r"^[+-]?[0-9]+$")
 NUMBER = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)$")
 TRUE_WORDS = {"1", "true", "t", "yes", "y", "on"}
 FALSE_WORDS = {"0", "false", "f", "no", "n", "off"}
-
-CURRENT_SPEC_VERSION = 1
-
 
 
 @dataclass(frozen=True)
@@ -205,6 +203,9 @@ def _required_only(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _strip_equal(value: Any, default: Any, schema: dict[str, Any]) -> Any:
+    entry_schema = schema.get("additionalProperties")
+    if isinstance(value, dict) and isinstance(entry_schema, dict) and "properties" not in schema:
+        return {key: _strip_entry_defaults(entry, entry_schema) for key, entry in value.items()}
     if not isinstance(value, dict) or not isinstance(default, dict) or "properties" not in schema:
         return value
     result = {}
@@ -217,6 +218,17 @@ def _strip_equal(value: Any, default: Any, schema: dict[str, Any]) -> Any:
         if key in required or (stripped != default[key] and stripped != {}):
             result[key] = stripped
     return result
+
+
+def _strip_entry_defaults(entry: Any, schema: dict[str, Any]) -> Any:
+    """Drop the keys of one mapping entry, such as a secret, that equal their schema default."""
+    if not isinstance(entry, dict):
+        return entry
+    properties = schema.get("properties", {})
+    return {
+        key: item for key, item in entry.items()
+        if "default" not in properties.get(key, {}) or item != properties[key]["default"]
+    }
 
 
 def cookiecutter_json(example: dict[str, Any]) -> dict[str, Any]:

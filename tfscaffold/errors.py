@@ -38,3 +38,17 @@ class TerraformError(TfscaffoldError):
 
 class ProjectExistsError(TfscaffoldError):
     """The output directory already holds a project and --force was not given."""
+
+
+class ProjectError(TfscaffoldError):
+    """A path is not a tfscaffold project, or its `.tfscaffold/` folder cannot be read."""
+
+    exit_code = 2
+
+
+class MergeError(TfscaffoldError):
+    """A three-way merge could not be computed, so nothing was written."""
+
+
+class UnresolvedConflictError(TfscaffoldError):
+    """A previous regeneration left conflict markers that the user has not resolved yet."""

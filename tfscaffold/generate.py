@@ -11,7 +11,7 @@ from typing import Any
 
 from tfscaffold.context import spec_to_context
 from tfscaffold.errors import ProjectExistsError
-from tfscaffold.project import state_files, write_files
+from tfscaffold.project import refresh_base, state_files, write_files
 from tfscaffold.render import default_renderer
 from tfscaffold.terraform import check_project
 
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 def render_files(spec: dict[str, Any]) -> dict[str, str]:
     """Return every file of the project for a validated spec, state folder included."""
     files = default_renderer().render(spec_to_context(spec))
-    files.update(state_files(spec))
+    files.update(state_files(spec, files))
     return files
 
 
@@ -44,6 +44,7 @@ def generate(spec: dict[str, Any], output_dir: Path, *, validate: bool = True, f
         write_files(staging, render_files(spec))
         if validate:
             check_project(staging)
+            refresh_base(staging)
         else:
             log.warning("skipped terraform fmt and validate (--no-validate)")
         _move_into_place(staging, target, Path(scratch))

@@ -11,8 +11,8 @@ from typing import Any
 
 from tfscaffold.context import context_fields, context_to_spec
 from tfscaffold.errors import SpecError, TfscaffoldError
-from tfscaffold.project import state_files, write_files
-from tfscaffold.render import is_empty_render
+from tfscaffold.project import read_text, refresh_base, state_files, write_files
+from tfscaffold.render import default_renderer, is_empty_render
 from tfscaffold.spec import JsonPath, LoadedSpec
 from tfscaffold.terraform import check_project
 from tfscaffold.validation import validate_loaded
@@ -48,20 +48,27 @@ def pre_generate(context: dict[str, Any]) -> int:
 
 
 def post_generate(project_dir: Path, context: dict[str, Any]) -> int:
-    """Drop empty renders, store the spec, run terraform fmt and validate; return an exit code."""
+    """Drop empty renders, store the spec and the render, run terraform fmt and validate; return an exit code."""
     try:
         spec = spec_from_context(context)
         _remove_empty_files(project_dir)
-        write_files(project_dir, state_files(spec))
+        write_files(project_dir, state_files(spec, _generated_files(project_dir, context)))
         if os.environ.get(SKIP_VALIDATION_VARIABLE, "").lower() in ("1", "true", "yes"):
             print(f"tfscaffold: skipped terraform fmt and validate ({SKIP_VALIDATION_VARIABLE} is set)", file=sys.stderr)
         else:
             check_project(project_dir)
+            refresh_base(project_dir)
     except TfscaffoldError as error:
         _report(error)
         print("tfscaffold: pass --keep-project-on-failure to cookiecutter to keep the files", file=sys.stderr)
         return error.exit_code
     return 0
+
+
+def _generated_files(project_dir: Path, context: dict[str, Any]) -> dict[str, str]:
+    """Read the files cookiecutter rendered, leaving out any other file in an existing output folder."""
+    names = default_renderer().render(context)
+    return {relative: read_text(project_dir / relative) for relative in names}
 
 
 def _remove_empty_files(project_dir: Path) -> None:

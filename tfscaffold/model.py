@@ -46,11 +46,12 @@ def ecr_repository(image: str) -> dict[str, str] | None:
 
 
 def _secret(item: dict[str, Any]) -> dict[str, str]:
+    name = item["name"]
     return {
-        "name": item["name"],
+        "name": name,
         "description": item.get("description", ""),
-        "variable": item["name"].upper().replace("-", "_"),
-        "resource": item["name"].replace("-", "_"),
+        "variable": name.upper().replace("-", "_"),
+        "resource": name.replace("-", "_"),
     }
 
 

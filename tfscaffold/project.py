@@ -1,15 +1,39 @@
-"""Files tfscaffold keeps inside a generated project, in its `.tfscaffold/` folder."""
+"""Files tfscaffold keeps inside a generated project, in its `.tfscaffold/` folder.
+
+    .tfscaffold/spec.yaml        the spec the project is generated from
+    .tfscaffold/base/<file>.base each generated file as tfscaffold last wrote it
+    .tfscaffold/pending/         only while a regeneration with conflicts waits:
+        manifest.json            the files it changed, their text before it, and which conflicted
+        spec.yaml                the spec it applies, when it changes the stored one
+        base/<file>.base         the render it merged in
+
+`base/` is the common ancestor of the three-way merge that `tfscaffold
+regenerate` runs. Its files end in `.base`, so that no tool that scans the
+project recursively (terraform fmt -recursive, checkov, tflint) mistakes them
+for part of the configuration.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import stat
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from tfscaffold.context import minimal_spec
+from tfscaffold.errors import ProjectError
 from tfscaffold.spec import dump_spec
 
 STATE_DIR = ".tfscaffold"
 SPEC_FILE = "spec.yaml"
+BASE_DIR = "base"
+PENDING_DIR = "pending"
+MANIFEST_FILE = "manifest.json"
+BASE_SUFFIX = ".base"
 
 SPEC_HEADER = (
     "# The spec this project was generated from, without values equal to their\n"
@@ -17,9 +41,56 @@ SPEC_HEADER = (
 )
 
 
-def state_files(spec: dict[str, Any]) -> dict[str, str]:
-    """Return the files of the state folder for a spec, as {relative path: text}."""
-    return {f"{STATE_DIR}/{SPEC_FILE}": SPEC_HEADER + dump_spec(minimal_spec(spec))}
+@dataclass
+class PendingMerge:
+    """A regeneration that wrote conflict markers and waits for the user to resolve them."""
+
+    conflicts: list[str]
+    originals: dict[str, str | None]
+    base: dict[str, str]
+    spec_text: str | None = None
+    # Files that cannot return to their text before the run by resolving
+    # conflicts alone, so finding them all back there means the user undid it.
+    undo_evidence: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ProjectState:
+    """The contents of a project's `.tfscaffold/` folder."""
+
+    spec_path: Path
+    spec_text: str
+    base: dict[str, str] | None
+    pending: PendingMerge | None
+
+
+def spec_text(spec: dict[str, Any]) -> str:
+    """Return the text of `.tfscaffold/spec.yaml` for a validated spec."""
+    return SPEC_HEADER + dump_spec(minimal_spec(spec))
+
+
+def state_files(spec: dict[str, Any], rendered: dict[str, str]) -> dict[str, str]:
+    """Return the state folder for a spec and its rendered files, as {relative path: text}."""
+    files = {f"{STATE_DIR}/{SPEC_FILE}": spec_text(spec)}
+    for relative, text in rendered.items():
+        files[f"{STATE_DIR}/{BASE_DIR}/{relative}{BASE_SUFFIX}"] = text
+    return files
+
+
+def read_base(base_dir: Path) -> dict[str, str]:
+    """Read a base folder as {project-relative path: text}, dropping the `.base` suffix."""
+    return {relative.removesuffix(BASE_SUFFIX): text for relative, text in read_tree(base_dir).items()}
+
+
+def _base_files(base: dict[str, str]) -> dict[str, str]:
+    return {f"{BASE_DIR}/{relative}{BASE_SUFFIX}": text for relative, text in base.items()}
+
+
+def refresh_base(project_dir: Path) -> None:
+    """Copy each generated file over its copy in `.tfscaffold/base/`, after `terraform fmt` changed it."""
+    base_dir = project_dir / STATE_DIR / BASE_DIR
+    for relative in read_base(base_dir):
+        (base_dir / f"{relative}{BASE_SUFFIX}").write_bytes((project_dir / relative).read_bytes())
 
 
 def write_files(root: Path, files: dict[str, str]) -> None:
@@ -28,3 +99,118 @@ def write_files(root: Path, files: dict[str, str]) -> None:
         path = root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(text.encode("utf-8"))
+
+
+def read_tree(root: Path, *, skip: Iterable[str] = ()) -> dict[str, str]:
+    """Read every file below root as {relative POSIX path: text}, leaving out the top-level names in skip."""
+    skipped = set(skip)
+    files = {}
+    if not root.is_dir():
+        return files
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if relative.parts[0] in skipped or not path.is_file():
+            continue
+        files[relative.as_posix()] = read_text(path)
+    return files
+
+
+def read_text(path: Path) -> str:
+    """Read a UTF-8 file; raise ProjectError naming the file when it is not UTF-8."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ProjectError(f"{path}: not a UTF-8 text file ({error.reason} at byte {error.start})") from None
+
+
+def read_state(project_dir: Path) -> ProjectState:
+    """Read the state folder of a project; raise ProjectError when the folder is not a tfscaffold project."""
+    state_dir = project_dir / STATE_DIR
+    spec_path = state_dir / SPEC_FILE
+    if project_dir.exists() and not project_dir.is_dir():
+        raise ProjectError(f"{project_dir}: is a file; expected a project folder")
+    if not project_dir.is_dir():
+        raise ProjectError(f"{project_dir}: project folder not found")
+    if not spec_path.is_file():
+        raise ProjectError(f"{project_dir}: not a tfscaffold project: {STATE_DIR}/{SPEC_FILE} not found")
+    base_dir = state_dir / BASE_DIR
+    base = read_base(base_dir) if base_dir.is_dir() else None
+    return ProjectState(spec_path, read_text(spec_path), base, _read_pending(state_dir / PENDING_DIR))
+
+
+def _read_pending(pending_dir: Path) -> PendingMerge | None:
+    manifest_path = pending_dir / MANIFEST_FILE
+    if not manifest_path.is_file():
+        return None
+    try:
+        manifest = json.loads(read_text(manifest_path))
+        conflicts, originals = list(manifest["conflicts"]), dict(manifest["originals"])
+        evidence = list(manifest["undo_evidence"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise ProjectError(f"{manifest_path}: unreadable ({error}); delete {pending_dir} to drop it") from None
+    spec_path = pending_dir / SPEC_FILE
+    spec = read_text(spec_path) if spec_path.is_file() else None
+    return PendingMerge(conflicts, originals, read_base(pending_dir / BASE_DIR), spec, evidence)
+
+
+def write_pending(project_dir: Path, pending: PendingMerge) -> None:
+    """Record a conflicted regeneration in `.tfscaffold/pending/`, replacing the folder in one rename."""
+    state_dir = project_dir / STATE_DIR
+    target = state_dir / PENDING_DIR
+    manifest = {"conflicts": pending.conflicts, "originals": pending.originals, "undo_evidence": pending.undo_evidence}
+    with tempfile.TemporaryDirectory(prefix=".pending-", dir=state_dir) as scratch:
+        staging = Path(scratch) / PENDING_DIR
+        files = {MANIFEST_FILE: json.dumps(manifest, indent=2, sort_keys=True) + "\n"}
+        files.update(_base_files(pending.base))
+        if pending.spec_text is not None:
+            files[SPEC_FILE] = pending.spec_text
+        write_files(staging, files)
+        remove_pending(project_dir)
+        os.replace(staging, target)
+
+
+def remove_pending(project_dir: Path) -> None:
+    """Delete `.tfscaffold/pending/` if it exists."""
+    shutil.rmtree(project_dir / STATE_DIR / PENDING_DIR, ignore_errors=True)
+
+
+def write_state(project_dir: Path, base: dict[str, str], spec: str | None) -> None:
+    """Record a finished regeneration: the spec first (when given), then the base, then drop pending/.
+
+    In this order an interrupted run leaves a state the next run completes: a
+    new spec over an old base is merged again, never reverted.
+    """
+    state_dir = project_dir / STATE_DIR
+    if spec is not None:
+        replace_file(state_dir / SPEC_FILE, spec)
+    base_dir = state_dir / BASE_DIR
+    old = read_base(base_dir)
+    for relative, text in base.items():
+        if old.get(relative) != text:
+            replace_file(base_dir / f"{relative}{BASE_SUFFIX}", text)
+    for relative in old.keys() - base.keys():
+        (base_dir / f"{relative}{BASE_SUFFIX}").unlink()
+    remove_pending(project_dir)
+
+
+def replace_file(path: Path, text: str) -> None:
+    """Write text to path through a temporary file and a rename, keeping the file's permission bits."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(text.encode("utf-8"))
+        if path.exists():
+            os.chmod(temporary, stat.S_IMODE(path.stat().st_mode))
+        else:
+            os.chmod(temporary, 0o666 & ~_umask())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current

@@ -13,6 +13,7 @@ from typing import Any, Iterator
 import jsonschema
 
 from tfscaffold.errors import SpecError
+from tfscaffold.migrations import migrate_loaded
 from tfscaffold.provider_versions import constraint_problems
 from tfscaffold.spec import JsonPath, LoadedSpec, dotted_path, load_spec_file
 
@@ -42,7 +43,8 @@ def validate_file(path: str | Path) -> dict[str, Any]:
 
 
 def validate_loaded(loaded: LoadedSpec) -> dict[str, Any]:
-    """Validate a loaded spec and return it with defaults filled in."""
+    """Migrate a loaded spec to the current version, validate it and return it with defaults filled in."""
+    loaded = migrate_loaded(loaded)
     data = copy.deepcopy(loaded.data)
     _keep_plain_scalars_as_strings(data, load_schema(), (), loaded)
     problems = [_format_schema_error(error, loaded) for error in _schema_errors(data)]
@@ -98,6 +100,9 @@ def _coerce_child(container: Any, key: Any, schema: dict[str, Any], path: JsonPa
 
 def _format_schema_error(error: jsonschema.ValidationError, loaded: LoadedSpec) -> str:
     path = tuple(error.absolute_path)
+    if len(error.schema_path) >= 2 and list(error.schema_path)[-2] == "propertyNames":
+        # The error is about a key, and jsonschema reports the path of its mapping.
+        path += (error.instance,)
     return f"{loaded.where(path)}: {dotted_path(path)}: {_describe(error)}"
 
 
@@ -182,6 +187,10 @@ def _fill_defaults(data: Any, schema: dict[str, Any]) -> None:
                 data[key] = {}
             if key in data:
                 _fill_defaults(data[key], sub)
+        extra = schema.get("additionalProperties")
+        if isinstance(extra, dict) and extra.get("type") == "object":
+            for key in data.keys() - schema.get("properties", {}).keys():
+                _fill_defaults(data[key], extra)
     elif isinstance(data, list) and isinstance(schema.get("items"), dict):
         for item in data:
             _fill_defaults(item, schema["items"])

@@ -1,5 +1,5 @@
 {% set m = cookiecutter | tfscaffold_model -%}
-# Application load balancer with one target group per colour. The listener
+# Application load balancer with one target group per colour. The listener{{ " in https.tf" if m.https }}
 # forwards to both groups with var.blue_weight and var.green_weight, so traffic
 # moves between colours by changing two numbers.
 
@@ -41,34 +41,11 @@ resource "aws_lb_target_group" "{{ colour }}" {
   }
 }
 {% endfor %}
-{%- if m.https %}
+{%- if not m.https %}
 resource "aws_lb_listener" "http" {
   load_balancer_arn = aws_lb.this.arn
   port              = 80
   protocol          = "HTTP"
-
-  default_action {
-    type = "redirect"
-
-    redirect {
-      port        = "443"
-      protocol    = "HTTPS"
-      status_code = "HTTP_301"
-    }
-  }
-}
-{% endif %}
-resource "aws_lb_listener" "{{ "https" if m.https else "http" }}" {
-  load_balancer_arn = aws_lb.this.arn
-{%- if m.https %}
-  port              = 443
-  protocol          = "HTTPS"
-  ssl_policy        = "ELBSecurityPolicy-TLS-1-2-2017-01"
-  certificate_arn   = {{ m.load_balancer.certificate_arn | hcl }}
-{%- else %}
-  port              = 80
-  protocol          = "HTTP"
-{%- endif %}
 
   default_action {
     type = "forward"
@@ -93,3 +70,4 @@ resource "aws_lb_listener" "{{ "https" if m.https else "http" }}" {
     }
   }
 }
+{% endif -%}

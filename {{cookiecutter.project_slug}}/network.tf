@@ -18,7 +18,7 @@ resource "aws_default_security_group" "this" {
 }
 
 resource "aws_subnet" "public" {
-  count = {{ m.network.availability_zones }}
+  count = {{ m.network.zone_count }}
 
   vpc_id            = aws_vpc.this.id
   cidr_block        = cidrsubnet(aws_vpc.this.cidr_block, 4, count.index)
@@ -28,7 +28,7 @@ resource "aws_subnet" "public" {
 }
 
 resource "aws_subnet" "private" {
-  count = {{ m.network.availability_zones }}
+  count = {{ m.network.zone_count }}
 
   vpc_id            = aws_vpc.this.id
   cidr_block        = cidrsubnet(aws_vpc.this.cidr_block, 4, count.index + 8)
@@ -56,7 +56,7 @@ resource "aws_route" "public_internet" {
 }
 
 resource "aws_route_table_association" "public" {
-  count = {{ m.network.availability_zones }}
+  count = {{ m.network.zone_count }}
 
   subnet_id      = aws_subnet.public[count.index].id
   route_table_id = aws_route_table.public.id
@@ -94,7 +94,7 @@ resource "aws_route" "private_nat" {
 }
 
 resource "aws_route_table_association" "private" {
-  count = {{ m.network.availability_zones }}
+  count = {{ m.network.zone_count }}
 
   subnet_id      = aws_subnet.private[count.index].id
   route_table_id = aws_route_table.private.id
