@@ -60,6 +60,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             log.exception("failed")
         print(f"tfscaffold: error: {error}", file=sys.stderr)
         return error.exit_code
+    except OSError as error:
+        # A file system failure outside the spec, such as an unwritable output folder.
+        if args.verbose:
+            log.exception("failed")
+        print(f"tfscaffold: error: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
