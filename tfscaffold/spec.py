@@ -242,9 +242,11 @@ class _Builder:
         if not isinstance(key_node, yaml.ScalarNode):
             self._problem(key_node, path, "a mapping key must be a plain word, not a list or mapping")
             return "<complex key>"
-        if _SURROGATE.search(key_node.value):
+        key = _join_surrogate_pairs(key_node.value)
+        if key is None:
             self._problem(key_node, path, "the key contains an invalid Unicode escape (a lone surrogate)")
-        return key_node.value
+            return key_node.value
+        return key
 
     def _build_scalar(self, node: yaml.ScalarNode, path: JsonPath) -> Any:
         try:
@@ -252,9 +254,11 @@ class _Builder:
         except (yaml.YAMLError, ValueError, OverflowError) as error:
             self._problem(node, path, f"invalid value {node.value!r}: {getattr(error, 'problem', error)}")
             return None
-        if isinstance(value, str) and _SURROGATE.search(value):
-            self._problem(node, path, "the value contains an invalid Unicode escape (a lone surrogate)")
-            return None
+        if isinstance(value, str):
+            value = _join_surrogate_pairs(value)
+            if value is None:
+                self._problem(node, path, "the value contains an invalid Unicode escape (a lone surrogate)")
+                return None
         if node.style is None and not isinstance(value, str):
             self.plain_scalars[path] = node.value
         return value
@@ -265,6 +269,20 @@ class _Builder:
     def _at(self, node: yaml.Node) -> str:
         line, column = _mark(node)
         return f"{self.source}:{line}:{column}"
+
+
+def _join_surrogate_pairs(text: str) -> str | None:
+    """Return text with escaped UTF-16 pairs such as "\\ud83d\\ude80" joined, or None for a lone surrogate.
+
+    PyYAML decodes each `\\u` escape on its own, so JSON with characters
+    outside the Basic Multilingual Plane arrives as surrogate pairs.
+    """
+    if not _SURROGATE.search(text):
+        return text
+    try:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16")
+    except UnicodeDecodeError:
+        return None
 
 
 def _mark(node: yaml.Node) -> tuple[int, int]:
