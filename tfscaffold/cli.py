@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("-o", "--output-dir", type=Path, default=Path("."), help="folder to create the project in (default: current folder)")
     gen.add_argument("--no-validate", action="store_true", help="skip terraform fmt and validate (the templates render formatted code)")
     gen.add_argument("--force", action="store_true", help="replace an existing project folder")
+    gen.add_argument("--policy-check", action="store_true",
+                     help="scan the project with checkov and fail on findings policy/checkov-skips.yaml does not accept")
     gen.set_defaults(handler=_generate)
     return parser
 
@@ -44,7 +46,8 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _generate(args: argparse.Namespace) -> int:
     spec = validate_file(args.spec)
-    target = generate(spec, args.output_dir, validate=not args.no_validate, force=args.force)
+    target = generate(spec, args.output_dir, validate=not args.no_validate, force=args.force,
+                      policy_check=args.policy_check)
     print(f"generated {target}")
     return 0
 

@@ -38,3 +38,11 @@ class TerraformError(TfscaffoldError):
 
 class ProjectExistsError(TfscaffoldError):
     """The output directory already holds a project and --force was not given."""
+
+
+class CheckovNotFoundError(TfscaffoldError):
+    """The policy scan was requested but checkov is not installed."""
+
+
+class PolicyError(TfscaffoldError):
+    """checkov reported findings that the skip file does not accept, or failed to run."""

@@ -14,6 +14,7 @@ from typing import Any
 
 from tfscaffold.context import spec_to_context
 from tfscaffold.errors import ProjectExistsError
+from tfscaffold.policy import check_policy
 from tfscaffold.project import state_files, write_files
 from tfscaffold.render import default_renderer
 from tfscaffold.terraform import check_project
@@ -28,13 +29,17 @@ def render_files(spec: dict[str, Any]) -> dict[str, str]:
     return files
 
 
-def generate(spec: dict[str, Any], output_dir: Path, *, validate: bool = True, force: bool = False) -> Path:
+def generate(
+    spec: dict[str, Any], output_dir: Path, *, validate: bool = True, force: bool = False, policy_check: bool = False
+) -> Path:
     """Write the project for a validated spec to output_dir/<project_slug>; return its path.
 
     Rendering, `terraform fmt` and `terraform validate` happen in a temporary
     folder next to the target. The target changes only when all of them pass,
-    and then in one rename. Raise ProjectExistsError when the target exists
-    and force is False, and TerraformError when a Terraform step fails.
+    and then in one rename. With policy_check, checkov scans the project
+    before the rename too. Raise ProjectExistsError when the target exists
+    and force is False, TerraformError when a Terraform step fails and
+    PolicyError when checkov finds a problem the skip file does not accept.
     """
     output_dir = Path(output_dir)
     target = output_dir / spec["project_slug"]
@@ -49,6 +54,8 @@ def generate(spec: dict[str, Any], output_dir: Path, *, validate: bool = True, f
             check_project(staging)
         else:
             log.warning("skipped terraform fmt and validate (--no-validate)")
+        if policy_check:
+            check_policy(staging, spec["service"]["environment"])
         _move_into_place(staging, target, force=force)
     return target
 
