@@ -80,9 +80,9 @@ def test_validate_bad_spec(tmp_path):
 
     assert result.returncode == 2
     assert f"tfscaffold: error: {spec}: 3 problems:" in result.stderr
-    assert f"{spec}:3:3: service.name: invalid value \"Payment\"" in result.stderr
-    assert f"{spec}:4:3: service.environment: invalid value \"qa\"" in result.stderr
-    assert f"{spec}:10:3: container.memory: invalid value 512; expected one of: 1024, 2048, 3072, 4096" in result.stderr
+    assert f"{spec}:3:9: service.name: invalid value \"Payment\"" in result.stderr
+    assert f"{spec}:4:16: service.environment: invalid value \"qa\"" in result.stderr
+    assert f"{spec}:10:11: container.memory: invalid value 512; with cpu 512, expected one of: 1024, 2048, 3072, 4096" in result.stderr
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
 

@@ -518,7 +518,7 @@ def test_v1_error_points_at_written_line(tmp_path):
         validate_file(v1)
 
     assert len(caught.value.problems) == 1
-    assert caught.value.problems[0].startswith(f"{v1}:6:3: network.zone_count: invalid value 7")
+    assert caught.value.problems[0].startswith(f"{v1}:6:23: network.zone_count: invalid value 7")
 
 
 def test_future_spec_version_rejected(tmp_path, capsys):

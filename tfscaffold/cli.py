@@ -33,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("-o", "--output-dir", type=Path, default=Path("."), help="folder to create the project in (default: current folder)")
     gen.add_argument("--no-validate", action="store_true", help="skip terraform fmt and validate (the templates render formatted code)")
     gen.add_argument("--force", action="store_true", help="replace an existing project folder")
+    gen.add_argument("--policy-check", action="store_true",
+                     help="scan the project with checkov and fail on findings policy/checkov-skips.yaml does not accept")
     gen.set_defaults(handler=_generate)
     _add_regeneration_commands(commands)
     return parser
@@ -79,7 +81,8 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _generate(args: argparse.Namespace) -> int:
     spec = validate_file(args.spec)
-    target = generate(spec, args.output_dir, validate=not args.no_validate, force=args.force)
+    target = generate(spec, args.output_dir, validate=not args.no_validate, force=args.force,
+                      policy_check=args.policy_check)
     print(f"generated {target}")
     return 0
 
@@ -120,6 +123,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             log.exception("failed")
         print(f"tfscaffold: error: {error}", file=sys.stderr)
         return error.exit_code
+    except OSError as error:
+        # A file system failure outside the spec, such as an unwritable output folder.
+        if args.verbose:
+            log.exception("failed")
+        print(f"tfscaffold: error: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

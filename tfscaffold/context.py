@@ -62,22 +62,38 @@ def spec_to_context(spec: dict[str, Any]) -> dict[str, Any]:
 
 def context_to_spec(context: dict[str, Any]) -> dict[str, Any]:
     """Return the spec a cookiecutter context describes; raise SpecError on bad values."""
+    spec, problems = read_context(context)
+    if problems:
+        lines = [f"cookiecutter variable {_variable(path)}: {message}" for path, message in problems]
+        raise SpecError(lines, "cookiecutter context")
+    return spec
+
+
+def read_context(context: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[tuple[str, ...], str]]]:
+    """Return the spec a cookiecutter context describes and the values that could not be read.
+
+    A value that cannot be read is left out of the spec and reported as
+    (spec path, message), so the caller can report it with the schema's
+    findings on the rest.
+    """
     spec: dict[str, Any] = {}
-    problems: list[str] = []
+    problems: list[tuple[tuple[str, ...], str]] = []
     for field in context_fields():
         if field.key not in context:
             continue
         try:
             value = _from_context_value(field, context[field.key])
-        except ValueError as error:
-            problems.append(f"cookiecutter variable {field.key}: {error}")
+        except (ValueError, TypeError) as error:
+            problems.append((field.path, str(error)))
             continue
         if value is not None:
             _set(spec, field.path, value)
-    if problems:
-        raise SpecError(problems, "cookiecutter context")
     spec.setdefault("spec_version", CURRENT_SPEC_VERSION)
-    return spec
+    return spec, problems
+
+
+def _variable(path: tuple[str, ...]) -> str:
+    return "_".join(path)
 
 
 def _to_context_value(field: Field, value: Any) -> Any:
@@ -111,9 +127,12 @@ def _from_context_value(field: Field, value: Any) -> Any:
 
 def _secrets_from_context(value: Any) -> list[dict[str, str]]:
     if isinstance(value, str):
-        value = json.loads(value) if value.strip() else {}
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except json.JSONDecodeError as error:
+            raise ValueError(f"invalid JSON ({error.msg}); expected a mapping of secret name to description") from None
     if not isinstance(value, dict):
-        raise ValueError(f"invalid value {value!r}; expected a mapping of secret name to description")
+        raise ValueError(f"invalid value {_shown(value)}; expected a mapping of secret name to description")
     secrets = []
     for name, description in value.items():
         item = {"name": name}
@@ -121,6 +140,10 @@ def _secrets_from_context(value: Any) -> list[dict[str, str]]:
             item["description"] = description
         secrets.append(item)
     return secrets
+
+
+def _shown(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _is_integer_enum(schema: dict[str, Any]) -> bool:
@@ -136,7 +159,7 @@ def _to_bool(value: Any) -> bool:
         return True
     if word in FALSE_WORDS:
         return False
-    raise ValueError(f"invalid value {value!r}; expected yes or no (true/false, 1/0)")
+    raise ValueError(f"invalid value {_shown(value)}; expected yes or no (true/false, 1/0)")
 
 
 def _to_int(value: Any) -> int:
@@ -144,7 +167,7 @@ def _to_int(value: Any) -> int:
         return value
     if isinstance(value, str) and INTEGER.match(value.strip()):
         return int(value)
-    raise ValueError(f"invalid value {value!r}; expected a whole number")
+    raise ValueError(f"invalid value {_shown(value)}; expected a whole number")
 
 
 def _to_number(value: Any) -> int | float:
@@ -155,7 +178,7 @@ def _to_number(value: Any) -> int | float:
         return int(text)
     if NUMBER.match(text):
         return float(text)
-    raise ValueError(f"invalid value {value!r}; expected a number")
+    raise ValueError(f"invalid value {_shown(value)}; expected a number")
 
 
 def _get(data: dict[str, Any], path: tuple[str, ...]) -> Any:

@@ -52,3 +52,11 @@ class MergeError(TfscaffoldError):
 
 class UnresolvedConflictError(TfscaffoldError):
     """A previous regeneration left conflict markers that the user has not resolved yet."""
+
+
+class CheckovNotFoundError(TfscaffoldError):
+    """The policy scan was requested but checkov is not installed."""
+
+
+class PolicyError(TfscaffoldError):
+    """checkov reported findings that the skip file does not accept, or failed to run."""

@@ -9,13 +9,19 @@ _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def hcl_string(text: str) -> str:
-    """Return text as a quoted HCL string, with template sequences (${, %{) escaped."""
+    """Return text as a quoted HCL string, with template sequences (${, %{) escaped.
+
+    Characters that do not print, such as control characters, line and
+    paragraph separators and bidirectional overrides, are written as
+    \\u escapes, so a reviewer sees them and no tool reads them as line breaks.
+    """
     out = []
     for char in str(text):
         if char in _ESCAPES:
             out.append(_ESCAPES[char])
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\u{ord(char):04x}")
+        elif not char.isprintable() and char != " ":
+            code = ord(char)
+            out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
         else:
             out.append(char)
     body = "".join(out).replace("${", "$${").replace("%{", "%%{")

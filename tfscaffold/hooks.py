@@ -1,4 +1,4 @@
-"""What the cookiecutter hooks run: the same validation and checks as the CLI."""
+"""Entry points of the cookiecutter hooks, running the same validation and checks as the CLI."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tfscaffold.context import context_fields, context_to_spec
+from tfscaffold.context import context_fields, read_context
 from tfscaffold.errors import SpecError, TfscaffoldError
 from tfscaffold.project import read_text, refresh_base, state_files, write_files
 from tfscaffold.render import default_renderer, is_empty_render
@@ -23,7 +23,15 @@ SKIP_VALIDATION_VARIABLE = "TFSCAFFOLD_NO_VALIDATE"
 class ContextSpec(LoadedSpec):
     """A spec built from a cookiecutter context; locations name context variables."""
 
-    def where(self, path: JsonPath) -> str:
+    def position(self, path: JsonPath, *, key: bool = False) -> tuple[int, int] | None:
+        # Sort problems in prompt order, as the variables appear in cookiecutter.json.
+        order = {field.path: index for index, field in enumerate(context_fields())}
+        for end in range(len(path), 0, -1):
+            if tuple(path[:end]) in order:
+                return order[tuple(path[:end])] + 1, 0
+        return None
+
+    def where(self, path: JsonPath, *, key: bool = False) -> str:
         keys = {field.path: field.key for field in context_fields()}
         for end in range(len(path), 0, -1):
             if tuple(path[:end]) in keys:
@@ -32,9 +40,14 @@ class ContextSpec(LoadedSpec):
 
 
 def spec_from_context(context: dict[str, Any]) -> dict[str, Any]:
-    """Validate a cookiecutter context and return the complete spec; raise SpecError."""
-    data = context_to_spec(context)
-    return validate_loaded(ContextSpec(data, "cookiecutter context"))
+    """Validate a cookiecutter context and return the complete spec; raise SpecError listing every problem."""
+    data, problems = read_context(context)
+    service = data.get("service", {})
+    if data.get("project_slug") == f"{service.get('name')}-{service.get('environment_suffix')}":
+        # cookiecutter.json derives the folder name from these two variables;
+        # leaving it to the spec's default avoids reporting their errors twice.
+        del data["project_slug"]
+    return validate_loaded(ContextSpec(data, "cookiecutter context"), problems)
 
 
 def pre_generate(context: dict[str, Any]) -> int:

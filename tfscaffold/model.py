@@ -34,7 +34,22 @@ def build_model(spec: dict[str, Any]) -> dict[str, Any]:
         "https": "certificate_arn" in spec["load_balancer"],
         "ecr_repository": ecr_repository(spec["container"]["image"]),
         "aws_provider": provider_model(spec["terraform"]["aws_provider_version"]),
+        "parameter_group": parameter_group(spec),
     }
+
+
+def parameter_group(spec: dict[str, Any]) -> dict[str, str]:
+    """Return the family and name of the Aurora PostgreSQL cluster parameter group for the engine version.
+
+    Families are named by major version (aurora-postgresql15), except 9.6,
+    whose family carries both parts. The name carries the family, so a major
+    upgrade creates a new group beside the one in use.
+    """
+    parts = spec["database"]["engine_version"].split(".")
+    major = ".".join(parts[:2]) if int(parts[0]) < 10 else parts[0]
+    family = f"aurora-postgresql{major}"
+    prefix = derive_names(spec)["prefix"]
+    return {"family": family, "name": f"{prefix}-pg{major.replace('.', '-')}"}
 
 
 def ecr_repository(image: str) -> dict[str, str] | None:

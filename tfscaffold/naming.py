@@ -80,6 +80,8 @@ def derive_names(spec: dict[str, Any]) -> dict[str, str]:
         "task_family_green": name("green", "ecs"),
         "execution_role": name("execution", "iam_role"),
         "task_role": name("task", "iam_role"),
+        "flow_log_role": name("flow-logs", "iam_role"),
+        "monitoring_role": name("rds-monitoring", "iam_role"),
         "aurora_cluster": name("", "rds_cluster"),
         "final_snapshot": f"{name('', 'rds_cluster')}-final",
         "db_subnet_group": prefix,
@@ -88,6 +90,7 @@ def derive_names(spec: dict[str, Any]) -> dict[str, str]:
         "sg_db": name("db", "security_group"),
         "kms_alias": f"alias/{prefix}",
         "log_group": f"/ecs/{prefix}",
+        "flow_log_group": f"/vpc/{prefix}/flow-logs",
         "parameter_path": f"/{service}/{suffix}",
     }
 

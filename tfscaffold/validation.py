@@ -1,25 +1,35 @@
-"""Validate a spec against the JSON Schema and the rules a schema cannot express."""
+"""Validate a spec against the JSON Schema and the rules a schema cannot express.
+
+Every problem is reported at once, one line each, as
+`file:line:column: json.path: message`. The rules a schema cannot express run
+alongside the schema, but each rule's findings are dropped when a value the
+rule read has a schema error, so no rule reasons from a value already reported
+as invalid.
+"""
 
 from __future__ import annotations
 
 import copy
-import difflib
 import functools
+import ipaddress
 import json
 import logging
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable
 
 import jsonschema
 
 from tfscaffold.errors import SpecError
 from tfscaffold.migrations import migrate_loaded
 from tfscaffold.provider_versions import constraint_problems
+from tfscaffold.messages import describe
 from tfscaffold.spec import JsonPath, LoadedSpec, dotted_path, load_spec_file
 
 log = logging.getLogger(__name__)
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "service.schema.json"
+
+Problem = tuple[JsonPath, str]
 
 
 @functools.lru_cache(maxsize=1)
@@ -42,139 +52,130 @@ def validate_file(path: str | Path) -> dict[str, Any]:
     return validate_loaded(load_spec_file(path))
 
 
-def validate_loaded(loaded: LoadedSpec) -> dict[str, Any]:
-    """Migrate a loaded spec to the current version, validate it and return it with defaults filled in."""
+def validate_loaded(loaded: LoadedSpec, extra_problems: list[Problem] | None = None) -> dict[str, Any]:
+    """Migrate a loaded spec to the current version, validate it and return it with defaults filled in.
+
+    extra_problems are findings of an earlier step, such as reading a
+    cookiecutter context; they are reported with the rest. Raises SpecError
+    listing every problem, sorted by position.
+    """
     loaded = migrate_loaded(loaded)
     data = copy.deepcopy(loaded.data)
-    _keep_plain_scalars_as_strings(data, load_schema(), (), loaded)
-    problems = [_format_schema_error(error, loaded) for error in _schema_errors(data)]
-    if not problems:
-        data = apply_defaults(data)
-        problems = [f"{loaded.where(path)}: {dotted_path(path)}: {message}" for path, message in semantic_problems(data)]
+    problems: list[tuple[JsonPath, str, bool]] = [(path, message, False) for path, message in extra_problems or []]
+    problems += [(path, message, False) for path, message in normalise_scalars(data, load_schema(), (), loaded)]
+    errors = _schema_errors(data)
+    # A value of the wrong type fails its other keywords too; only the type error helps.
+    wrong_type = {tuple(error.absolute_path) for error in errors if error.validator == "type"}
+    for error in errors:
+        if error.validator == "type" or tuple(error.absolute_path) not in wrong_type:
+            problems.extend(describe(error, loaded))
+
+    invalid = [path for path, _, _ in problems]
+    problems += [(path, message, False) for path, message in _safe_semantic_problems(data, invalid)]
     if problems:
-        raise SpecError(problems, loaded.source)
-    return data
+        raise SpecError(_format_problems(problems, loaded), loaded.source)
+    return apply_defaults(data)
+
+
+def _format_problems(problems: list[tuple[JsonPath, str, bool]], loaded: LoadedSpec) -> list[str]:
+    def order(item: tuple[JsonPath, str, bool]) -> tuple[Any, ...]:
+        position = loaded.position(item[0], key=item[2]) or (0, 0)
+        return position, dotted_path(item[0])
+
+    lines = []
+    for path, message, key in sorted(problems, key=order):
+        line = f"{loaded.where(path, key=key)}: {dotted_path(path)}: {message}"
+        if line not in lines:
+            lines.append(line)
+    return lines
 
 
 def _schema_errors(data: Any) -> list[jsonschema.ValidationError]:
     errors = []
     for error in _validator().iter_errors(data):
         errors.extend(_leaf_errors(error))
-    return sorted(errors, key=lambda e: [str(p) for p in e.absolute_path])
+    return errors
 
 
-def _leaf_errors(error: jsonschema.ValidationError) -> Iterator[jsonschema.ValidationError]:
-    """Yield the deepest errors, so an if/then or allOf reports the failing value itself."""
-    if error.context and error.validator in ("allOf", "anyOf", "oneOf", "if", "then"):
-        for child in error.context:
-            yield from _leaf_errors(child)
-    else:
-        yield error
+def _leaf_errors(error: jsonschema.ValidationError) -> list[jsonschema.ValidationError]:
+    """Return the deepest errors, so an allOf or anyOf reports the failing value itself."""
+    if error.context and error.validator in ("allOf", "anyOf", "oneOf"):
+        return [leaf for child in error.context for leaf in _leaf_errors(child)]
+    return [error]
 
 
-def _keep_plain_scalars_as_strings(data: Any, schema: dict[str, Any], path: JsonPath, loaded: LoadedSpec) -> None:
-    """Read an unquoted YAML scalar as the text written where the schema wants a string.
+def normalise_scalars(data: Any, schema: dict[str, Any], path: JsonPath, loaded: LoadedSpec) -> list[Problem]:
+    """Undo YAML 1.1's surprises in place; return the values that must be rejected instead.
 
-    YAML 1.1 turns `15.10` into the float 15.1 and `no` into False; for a string
-    field the user meant the characters they typed.
+    An unquoted scalar where the schema wants a string is read as the text
+    written (`15.10` stays "15.10", `no` stays "no"). A whole float where an
+    integer is wanted becomes an int. Numbers YAML 1.1 reads in a way few
+    people expect (`010` is 8, `1:30` is 90) are rejected with a hint.
     """
+    problems: list[Problem] = []
+    for key, child_schema in _children(data, schema):
+        child = path + (key,)
+        value = data[key]
+        typed = loaded.typed_text(child)
+        if _wants_string(child_schema) and not isinstance(value, str) and typed is not None:
+            data[key] = typed
+            log.debug("read %s as the string %r", dotted_path(child), typed)
+        elif _wants_integer(child_schema) and isinstance(value, float) and value.is_integer():
+            data[key] = int(value)
+        if typed is not None and isinstance(data[key], (int, float)) and not isinstance(value, bool):
+            problems.extend(_surprising_number(child, typed, value))
+        problems.extend(normalise_scalars(data[key], child_schema, child, loaded))
+    return problems
+
+
+def _children(data: Any, schema: dict[str, Any]) -> list[tuple[Any, dict[str, Any]]]:
     if isinstance(data, dict):
         properties = schema.get("properties", {})
         extra = schema.get("additionalProperties")
-        for key in list(data):
-            sub = properties.get(key, extra if isinstance(extra, dict) else {})
-            _coerce_child(data, key, sub, path + (key,), loaded)
-    elif isinstance(data, list) and isinstance(schema.get("items"), dict):
-        for index in range(len(data)):
-            _coerce_child(data, index, schema["items"], path + (index,), loaded)
+        fallback = extra if isinstance(extra, dict) else {}
+        return [(key, properties.get(key, fallback)) for key in data]
+    if isinstance(data, list) and isinstance(schema.get("items"), dict):
+        return [(index, schema["items"]) for index in range(len(data))]
+    return []
 
 
-def _coerce_child(container: Any, key: Any, schema: dict[str, Any], path: JsonPath, loaded: LoadedSpec) -> None:
-    value = container[key]
-    if schema.get("type") == "string" and not isinstance(value, str) and path in loaded.plain_scalars:
-        container[key] = loaded.plain_scalars[path]
-        log.debug("read %s as the string %r", dotted_path(path), container[key])
-    else:
-        _keep_plain_scalars_as_strings(value, schema, path, loaded)
+def _wants_string(schema: dict[str, Any]) -> bool:
+    values = schema.get("enum")
+    return schema.get("type") == "string" or (bool(values) and all(isinstance(item, str) for item in values))
 
 
-def _format_schema_error(error: jsonschema.ValidationError, loaded: LoadedSpec) -> str:
-    path = tuple(error.absolute_path)
-    if len(error.schema_path) >= 2 and list(error.schema_path)[-2] == "propertyNames":
-        # The error is about a key, and jsonschema reports the path of its mapping.
-        path += (error.instance,)
-    return f"{loaded.where(path)}: {dotted_path(path)}: {_describe(error)}"
+def _wants_integer(schema: dict[str, Any]) -> bool:
+    values = schema.get("enum")
+    whole = bool(values) and all(isinstance(item, int) and not isinstance(item, bool) for item in values)
+    return schema.get("type") == "integer" or whole
 
 
-def _describe(error: jsonschema.ValidationError) -> str:
-    keyword, expected, value = error.validator, error.validator_value, error.instance
-    shown = json.dumps(value) if not isinstance(value, (dict, list)) else type(value).__name__
-    if keyword == "additionalProperties":
-        return _describe_unknown_keys(error)
-    if keyword == "required":
-        return error.message.replace("is a required property", "is required but missing")
-    if keyword == "enum":
-        hint = _near_miss(value, expected)
-        allowed = ", ".join(json.dumps(item) for item in expected)
-        return f"invalid value {shown}; expected one of: {allowed}{hint}"
-    if keyword == "const":
-        return f"invalid value {shown}; expected {json.dumps(expected)}"
-    if keyword == "type":
-        return f"invalid value {shown}; expected {_type_words(expected)}{_quote_hint(value, expected)}"
-    if keyword == "pattern":
-        description = error.schema.get("description", f"text matching {expected}")
-        return f"invalid value {shown}; expected {description[0].lower() + description[1:]}"
-    if keyword in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        words = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "more than", "exclusiveMaximum": "less than"}
-        return f"invalid value {shown}; expected a number {words[keyword]} {expected}"
-    if keyword in ("minLength", "maxLength"):
-        words = "at least" if keyword == "minLength" else "at most"
-        return f"invalid value {shown} ({len(value)} characters); expected {words} {expected} characters"
-    if keyword in ("minItems", "maxItems", "maxProperties"):
-        words = "at least" if keyword == "minItems" else "at most"
-        return f"has {len(value)} entries; expected {words} {expected}"
-    return f"invalid value {shown}: {error.message}"
-
-
-def _describe_unknown_keys(error: jsonschema.ValidationError) -> str:
-    known = list(error.schema.get("properties", {}))
-    unknown = [key for key in error.instance if key not in known]
-    parts = []
-    for key in unknown:
-        match = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-        parts.append(f"{key!r} (did you mean {match[0]!r}?)" if match else repr(key))
-    return f"unknown key {', '.join(parts)}; allowed keys: {', '.join(known)}"
-
-
-def _near_miss(value: Any, allowed: list[Any]) -> str:
-    if not isinstance(value, str):
-        return ""
-    match = difflib.get_close_matches(value.lower(), [str(item) for item in allowed], n=1, cutoff=0.6)
-    return f" (did you mean {match[0]!r}?)" if match else ""
-
-
-def _type_words(expected: Any) -> str:
-    names = {"string": "a string", "integer": "an integer", "number": "a number", "boolean": "true or false",
-             "object": "a mapping", "array": "a list"}
-    kinds = expected if isinstance(expected, list) else [expected]
-    return " or ".join(names.get(kind, kind) for kind in kinds)
-
-
-def _quote_hint(value: Any, expected: Any) -> str:
-    if expected == "string" and isinstance(value, (bool, int, float)):
-        return "; quote the value in YAML"
-    return ""
+def _surprising_number(path: JsonPath, text: str, value: int | float) -> list[Problem]:
+    digits = text.lstrip("+-")
+    if ":" in digits:
+        return [(path, f"invalid value {text}: YAML 1.1 reads it as the base-60 number {value}; "
+                       "write the number in decimal, or quote it if it is text")]
+    if len(digits) > 1 and digits[0] == "0" and digits[1].isdigit():
+        return [(path, f"invalid value {text}: YAML 1.1 reads a leading 0 as octal, giving {value}; "
+                       "remove the leading zeros")]
+    return []
 
 
 def apply_defaults(data: dict[str, Any]) -> dict[str, Any]:
-    """Return a copy of a schema-valid spec with every schema default filled in."""
+    """Return a copy of a spec with every schema default filled in.
+
+    Values of the wrong type are left as they are, so this also serves specs
+    with schema errors.
+    """
     result = copy.deepcopy(data)
     _fill_defaults(result, load_schema())
-    weights = result["blue_green"].get("weights")
-    if weights is None:
-        live = result["blue_green"]["live"]
-        result["blue_green"]["weights"] = {"blue": 100 if live == "blue" else 0, "green": 100 if live == "green" else 0}
-    result.setdefault("project_slug", f"{result['service']['name']}-{result['service']['environment_suffix']}")
+    blue_green = result.get("blue_green")
+    live = blue_green.get("live") if isinstance(blue_green, dict) else None
+    if live in ("blue", "green") and blue_green.get("weights") is None:
+        blue_green["weights"] = {"blue": 100 if live == "blue" else 0, "green": 100 if live == "green" else 0}
+    service = result.get("service")
+    if isinstance(service, dict) and isinstance(service.get("name"), str):
+        result.setdefault("project_slug", f"{service['name']}-{service.get('environment_suffix')}")
     return result
 
 
@@ -196,37 +197,163 @@ def _fill_defaults(data: Any, schema: dict[str, Any]) -> None:
             _fill_defaults(item, schema["items"])
 
 
-def semantic_problems(spec: dict[str, Any]) -> list[tuple[JsonPath, str]]:
-    """List the problems of a defaulted spec that JSON Schema cannot express."""
-    from tfscaffold.naming import name_problems
+def _safe_semantic_problems(data: dict[str, Any], invalid: list[JsonPath]) -> list[Problem]:
+    """Run each semantic check on the defaulted spec, keeping only findings from valid values.
 
-    problems: list[tuple[JsonPath, str]] = []
-    weights = spec["blue_green"]["weights"]
-    if weights["blue"] + weights["green"] != 100:
-        problems.append((("blue_green", "weights"),
-                         f"blue {weights['blue']} + green {weights['green']} = {weights['blue'] + weights['green']}; "
-                         "the weights must sum to 100"))
-    live = spec["blue_green"]["live"]
-    if weights[live] == 0:
-        problems.append((("blue_green", "live"), f"live colour {live!r} has weight 0; give it traffic or switch live"))
-    scaling = spec["autoscaling"]
-    if scaling["min_capacity"] > scaling["max_capacity"]:
-        problems.append((("autoscaling", "min_capacity"),
-                         f"min_capacity {scaling['min_capacity']} is greater than max_capacity {scaling['max_capacity']}"))
-    problems.extend(_secret_problems(spec["secrets"]))
-    problems.extend(name_problems(spec))
-    constraint = spec["terraform"]["aws_provider_version"]
-    problems.extend((("terraform", "aws_provider_version"), problem) for problem in constraint_problems(constraint))
+    A check whose reads touch an invalid path, or that fails on a value of the
+    wrong type, reports nothing: its input was already reported.
+    """
+    full = apply_defaults(data)
+    problems: list[Problem] = []
+    for check in SEMANTIC_CHECKS:
+        view, reads = tracked(full)
+        try:
+            found = check(view)
+        except (KeyError, TypeError, AttributeError, IndexError, ValueError) as error:
+            log.debug("skipped %s on an invalid spec: %r", check.__name__, error)
+            continue
+        if any(overlaps(read, bad) for read in reads for bad in invalid):
+            log.debug("skipped %s: it read an invalid value", check.__name__)
+            continue
+        problems.extend(found)
     return problems
 
 
-def _secret_problems(secrets: list[dict[str, Any]]) -> list[tuple[JsonPath, str]]:
+def tracked(data: Any) -> tuple[Any, set[JsonPath]]:
+    """Return a view of data that records the path of every scalar value read, and that record."""
+    reads: set[JsonPath] = set()
+    return _track(data, (), reads), reads
+
+
+def _track(value: Any, path: JsonPath, reads: set[JsonPath]) -> Any:
+    if isinstance(value, dict):
+        return _TrackedDict(value, path, reads)
+    if isinstance(value, list):
+        return _TrackedList(value, path, reads)
+    return value
+
+
+def _read(value: Any, path: JsonPath, reads: set[JsonPath]) -> Any:
+    # Only values count as reads: reading through a container must not make
+    # an error elsewhere in that container hide a check's findings.
+    if not isinstance(value, (dict, list)):
+        reads.add(path)
+    return _track(value, path, reads)
+
+
+class _TrackedDict(dict):
+    def __init__(self, data: dict[Any, Any], path: JsonPath, reads: set[JsonPath]) -> None:
+        super().__init__(data)
+        self._path, self._reads = path, reads
+
+    def __getitem__(self, key: Any) -> Any:
+        return _read(super().__getitem__(key), self._path + (key,), self._reads)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self[key] if key in self else default
+
+
+class _TrackedList(list):
+    def __init__(self, data: list[Any], path: JsonPath, reads: set[JsonPath]) -> None:
+        super().__init__(data)
+        self._path, self._reads = path, reads
+
+    def __getitem__(self, index: Any) -> Any:
+        return _read(super().__getitem__(index), self._path + (index,), self._reads)
+
+    def __iter__(self) -> Any:
+        return (self[index] for index in range(len(self)))
+
+
+def overlaps(first: JsonPath, second: JsonPath) -> bool:
+    """Tell whether one path is the other or contains it."""
+    length = min(len(first), len(second))
+    return tuple(first[:length]) == tuple(second[:length])
+
+
+def semantic_problems(spec: dict[str, Any]) -> list[Problem]:
+    """List the problems of a defaulted, schema-valid spec that JSON Schema cannot express."""
+    return [problem for check in SEMANTIC_CHECKS for problem in check(spec)]
+
+
+def _weights_sum(spec: dict[str, Any]) -> list[Problem]:
+    weights = spec["blue_green"]["weights"]
+    total = weights["blue"] + weights["green"]
+    if total == 100:
+        return []
+    return [(("blue_green", "weights"),
+             f"blue {weights['blue']} + green {weights['green']} = {total}; the weights must sum to 100")]
+
+
+def _live_has_traffic(spec: dict[str, Any]) -> list[Problem]:
+    live = spec["blue_green"]["live"]
+    if spec["blue_green"]["weights"][live] != 0:
+        return []
+    return [(("blue_green", "live"), f"live colour {json.dumps(live)} has weight 0; give it traffic or switch live")]
+
+
+def _capacity_order(spec: dict[str, Any]) -> list[Problem]:
+    scaling = spec["autoscaling"]
+    if scaling["min_capacity"] <= scaling["max_capacity"]:
+        return []
+    return [(("autoscaling", "min_capacity"),
+             f"min_capacity {scaling['min_capacity']} is greater than max_capacity {scaling['max_capacity']}")]
+
+
+def _secret_variables(spec: dict[str, Any]) -> list[Problem]:
     problems = []
     seen: dict[str, int] = {}
-    for index, secret in enumerate(secrets):
+    for index, secret in enumerate(spec["secrets"]):
         variable = secret["name"].upper().replace("-", "_")
         if variable in seen:
             problems.append((("secrets", index, "name"),
-                             f"{secret['name']!r} gives the variable {variable}, as secrets[{seen[variable]}] does; rename one"))
+                             f"{json.dumps(secret['name'])} gives the variable {variable}, as secrets[{seen[variable]}] does; "
+                             "rename one"))
         seen.setdefault(variable, index)
     return problems
+
+
+def _cidr_problem(text: str) -> str | None:
+    try:
+        ipaddress.IPv4Network(text)
+    except ValueError as error:
+        try:
+            network = ipaddress.IPv4Network(text, strict=False)
+        except ValueError:
+            return f"invalid CIDR block {json.dumps(text)}: {error}"
+        return f"invalid CIDR block {json.dumps(text)}: the address has host bits set; use {json.dumps(str(network))}"
+    return None
+
+
+def _cidr_blocks(spec: dict[str, Any]) -> list[Problem]:
+    problems = []
+    vpc = _cidr_problem(spec["network"]["vpc_cidr"])
+    if vpc:
+        problems.append((("network", "vpc_cidr"), vpc))
+    for index, block in enumerate(spec["load_balancer"]["ingress_cidrs"]):
+        problem = _cidr_problem(block)
+        if problem:
+            problems.append((("load_balancer", "ingress_cidrs", index), problem))
+    return problems
+
+
+def _resource_names(spec: dict[str, Any]) -> list[Problem]:
+    from tfscaffold.naming import name_problems
+
+    return name_problems(spec)
+
+
+def _provider_constraint(spec: dict[str, Any]) -> list[Problem]:
+    constraint = spec["terraform"]["aws_provider_version"]
+    return [(("terraform", "aws_provider_version"), problem) for problem in constraint_problems(constraint)]
+
+
+SEMANTIC_CHECKS: list[Callable[[dict[str, Any]], list[Problem]]] = [
+    _weights_sum,
+    _live_has_traffic,
+    _capacity_order,
+    _secret_variables,
+    _cidr_blocks,
+    _resource_names,
+    _provider_constraint,
+]

@@ -1,5 +1,5 @@
 {% set m = cookiecutter | tfscaffold_model -%}
-# Application load balancer with one target group per colour. The listener{{ " in https.tf" if m.https }}
+# Application load balancer with one target group per colour. The listener{% if m.https %} in https.tf{% endif %}
 # forwards to both groups with var.blue_weight and var.green_weight, so traffic
 # moves between colours by changing two numbers.
 

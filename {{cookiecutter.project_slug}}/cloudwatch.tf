@@ -27,3 +27,11 @@ resource "aws_cloudwatch_log_group" "container_insights" {
 
   tags = local.tags
 }
+
+resource "aws_cloudwatch_log_group" "flow_logs" {
+  name              = {{ m.names.flow_log_group | hcl }}
+  retention_in_days = {{ m.logs.retention_days }}
+  kms_key_id        = aws_kms_key.this.arn
+
+  tags = local.tags
+}

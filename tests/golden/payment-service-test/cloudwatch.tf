@@ -26,3 +26,11 @@ resource "aws_cloudwatch_log_group" "container_insights" {
 
   tags = local.tags
 }
+
+resource "aws_cloudwatch_log_group" "flow_logs" {
+  name              = "/vpc/payment-service-test/flow-logs"
+  retention_in_days = 30
+  kms_key_id        = aws_kms_key.this.arn
+
+  tags = local.tags
+}

@@ -1,6 +1,7 @@
-# IAM roles of the tasks. The execution role may pull the image, write to this
-# service's log group and read this service's parameters with its key, and
-# nothing else; the task role starts without permissions.
+# IAM roles of the tasks, the VPC flow logs and RDS enhanced monitoring. The
+# execution role may pull the image, write to this service's log group and
+# read this service's parameters with its key, and nothing else; the task role
+# starts without permissions.
 
 data "aws_iam_policy_document" "ecs_tasks_assume" {
   statement {
@@ -59,4 +60,79 @@ resource "aws_iam_role" "task" {
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
 
   tags = local.tags
+}
+
+data "aws_iam_policy_document" "flow_logs_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["vpc-flow-logs.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "flow_logs" {
+  name               = "payment-service-test-flow-logs"
+  description        = "VPC flow logs: write to the flow log group"
+  assume_role_policy = data.aws_iam_policy_document.flow_logs_assume.json
+
+  tags = local.tags
+}
+
+resource "aws_iam_role_policy" "flow_logs" {
+  name   = "flow-logs"
+  role   = aws_iam_role.flow_logs.id
+  policy = data.aws_iam_policy_document.flow_logs.json
+}
+
+data "aws_iam_policy_document" "flow_logs" {
+  statement {
+    sid       = "FlowLogsWrite"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+    resources = ["${aws_cloudwatch_log_group.flow_logs.arn}:*"]
+  }
+
+  statement {
+    sid       = "FlowLogsFindGroup"
+    actions   = ["logs:DescribeLogGroups"]
+    resources = ["arn:${local.partition}:logs:${var.region}:${local.account_id}:log-group:*"]
+  }
+}
+
+data "aws_iam_policy_document" "rds_monitoring_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["monitoring.rds.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "rds_monitoring" {
+  name               = "payment-service-test-rds-monitoring"
+  description        = "RDS enhanced monitoring of the Aurora instances"
+  assume_role_policy = data.aws_iam_policy_document.rds_monitoring_assume.json
+
+  tags = local.tags
+}
+
+resource "aws_iam_role_policy_attachment" "rds_monitoring" {
+  role       = aws_iam_role.rds_monitoring.name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
 }

@@ -10,6 +10,31 @@ resource "aws_db_subnet_group" "this" {
   tags = local.tags
 }
 
+# Sends DDL statements and queries slower than one second to the postgresql
+# log group. Logging every statement ("all") would copy query values, which
+# can include personal data, into CloudWatch.
+resource "aws_rds_cluster_parameter_group" "this" {
+  name        = "payment-service-test-pg15"
+  family      = "aurora-postgresql15"
+  description = "Query logging of payment-service-test"
+
+  parameter {
+    name  = "log_statement"
+    value = "ddl"
+  }
+
+  parameter {
+    name  = "log_min_duration_statement"
+    value = "1000"
+  }
+
+  tags = local.tags
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
 resource "aws_rds_cluster" "this" {
   cluster_identifier                  = "payment-service-test"
   engine                              = "aurora-postgresql"
@@ -19,6 +44,7 @@ resource "aws_rds_cluster" "this" {
   master_password                     = var.db_master_password
   port                                = 5432
   db_subnet_group_name                = aws_db_subnet_group.this.name
+  db_cluster_parameter_group_name     = aws_rds_cluster_parameter_group.this.name
   vpc_security_group_ids              = [aws_security_group.db.id]
   storage_encrypted                   = true
   kms_key_id                          = aws_kms_key.this.arn
@@ -48,5 +74,12 @@ resource "aws_rds_cluster_instance" "this" {
   publicly_accessible        = false
   auto_minor_version_upgrade = true
 
+  monitoring_interval             = 60
+  monitoring_role_arn             = aws_iam_role.rds_monitoring.arn
+  performance_insights_enabled    = true
+  performance_insights_kms_key_id = aws_kms_key.this.arn
+
   tags = local.tags
+
+  depends_on = [aws_iam_role_policy_attachment.rds_monitoring]
 }
