@@ -160,3 +160,14 @@ def test_generate_failed_validate_keeps_old(tmp_path, terraform_command):
     assert "Failed to query available provider packages" in result.stderr
     assert read_tree(project) == {"main.tf": b"# written by hand\n"}
     assert scratch_folders(output_dir) == []
+
+
+def test_generate_output_dir_is_file(tmp_path):
+    output = tmp_path / "afile"
+    output.write_text("not a folder\n", encoding="utf-8")
+
+    result = run_cli("generate", str(EXAMPLE_SPEC), "--output-dir", str(output), "--no-validate")
+
+    assert result.returncode == 1
+    assert f"tfscaffold: error: {output}: is a file, not a folder; pass a folder as --output-dir" in result.stderr
+    assert output.read_text(encoding="utf-8") == "not a folder\n"

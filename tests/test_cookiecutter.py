@@ -277,3 +277,21 @@ def test_relative_template_path(tmp_path, cookiecutter_config, render_variant, w
 
     assert result.returncode == 0, result.stderr
     assert read_tree(tmp_path / SLUG) == render_variant("example").files()
+
+
+def test_tags_json_on_command_line(tmp_path, cookiecutter_config):
+    result = run_cookiecutter(
+        cookiecutter_config, tmp_path / "out", 'tags={"Team": "orders"}', env_extra=SKIP_VALIDATION
+    )
+
+    assert result.returncode == 0, result.stderr
+    locals_tf = (tmp_path / "out" / SLUG / "locals.tf").read_text(encoding="utf-8")
+    assert '"Team"              = "orders"' in locals_tf
+    assert "CostCenter" not in locals_tf
+
+
+def test_tags_invalid_json_rejected(tmp_path, cookiecutter_config):
+    result = run_cookiecutter(cookiecutter_config, tmp_path / "out", "tags={Team: orders}", env_extra=SKIP_VALIDATION)
+
+    assert result.returncode != 0
+    assert "cookiecutter variable tags: tags: invalid JSON" in result.stderr

@@ -112,6 +112,8 @@ def _from_context_value(field: Field, value: Any) -> Any:
     kind = field.schema.get("type")
     if field.key == "secrets":
         return _secrets_from_context(value)
+    if kind == "object":
+        return _mapping_from_context(value)
     if kind == "array":
         return [part.strip() for part in str(value).split(",") if part.strip()] if value != "" else None
     if value == "" and "default" not in field.schema:
@@ -123,6 +125,16 @@ def _from_context_value(field: Field, value: Any) -> Any:
     if kind == "number":
         return _to_number(value)
     return value
+
+
+def _mapping_from_context(value: Any) -> Any:
+    """Read a mapping variable, given on the command line as JSON text such as {"Team": "orders"}."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value) if value.strip() else {}
+    except json.JSONDecodeError as error:
+        raise ValueError(f"invalid JSON ({error.msg}); expected a mapping such as {{\"Team\": \"orders\"}}") from None
 
 
 def _secrets_from_context(value: Any) -> list[dict[str, str]]:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tfscaffold.context import spec_to_context
-from tfscaffold.errors import ProjectExistsError
+from tfscaffold.errors import ProjectExistsError, TfscaffoldError
 from tfscaffold.policy import check_policy
 from tfscaffold.project import refresh_base, state_files, write_files
 from tfscaffold.render import default_renderer
@@ -43,6 +43,8 @@ def generate(
     """
     output_dir = Path(output_dir)
     target = output_dir / spec["project_slug"]
+    if output_dir.exists() and not output_dir.is_dir():
+        raise TfscaffoldError(f"{output_dir}: is a file, not a folder; pass a folder as --output-dir")
     if _exists(target) and not force:
         raise _exists_error(target)
     output_dir.mkdir(parents=True, exist_ok=True)
