@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tfscaffold.context import context_fields, read_context
-from tfscaffold.errors import SpecError, TfscaffoldError
+from tfscaffold.errors import SpecError, TerraformError, TerraformNotFoundError, TfscaffoldError
 from tfscaffold.project import read_text, refresh_base, state_files, write_files
 from tfscaffold.render import default_renderer, is_empty_render
 from tfscaffold.spec import JsonPath, LoadedSpec
@@ -74,6 +74,9 @@ def post_generate(project_dir: Path, context: dict[str, Any]) -> int:
     except TfscaffoldError as error:
         _report(error)
         print("tfscaffold: pass --keep-project-on-failure to cookiecutter to keep the files", file=sys.stderr)
+        if isinstance(error, (TerraformError, TerraformNotFoundError)):
+            print(f"tfscaffold: set {SKIP_VALIDATION_VARIABLE}=1 to skip the Terraform steps when no provider "
+                  "or Terraform is at hand", file=sys.stderr)
         return error.exit_code
     return 0
 
