@@ -310,3 +310,20 @@ def test_free_text_rejected_or_roundtrips(batch, initialized, tmp_path_factory):
     assert values["health"] == spec["container"]["health_check_path"]
     assert values["image"] == spec["container"]["image"]
     assert values["database"] == spec["database"]["name"]
+
+
+def test_non_nfc_text_rejected():
+    text = (
+        "spec_version: 2\n"
+        "service: {name: pay, environment: test, environment_suffix: test, region: eu-west-1}\n"
+        "container: {image: nginx}\n"
+        'tags: {Team: "\\uf900"}\n'
+    )
+
+    with pytest.raises(SpecError) as caught:
+        validate_loaded(load_spec_text(text, "spec.yaml"))
+
+    assert caught.value.problems == [
+        'spec.yaml:4:14: tags.Team: invalid value "\\uf900": Terraform stores text in Unicode NFC form, '
+        'which would change it to "\\u8c48"; write it in NFC form'
+    ]

@@ -294,7 +294,7 @@ def _prompt_order(context: dict[str, Any]) -> list[str]:
 def _prompts() -> dict[str, str]:
     prompts = {}
     for field in context_fields():
-        description = field.schema.get("description")
+        description = field.schema.get("x-prompt", field.schema.get("description"))
         if description:
             prompts[field.key] = description
     return prompts

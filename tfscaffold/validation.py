@@ -14,8 +14,9 @@ import functools
 import ipaddress
 import json
 import logging
+import unicodedata
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import jsonschema
 
@@ -343,6 +344,29 @@ def _resource_names(spec: dict[str, Any]) -> list[Problem]:
     return name_problems(spec)
 
 
+def _unicode_nfc(spec: dict[str, Any]) -> list[Problem]:
+    """Report text that Terraform would change: it normalises every string to Unicode NFC."""
+    problems = []
+    for path, text in _strings(spec, ()):
+        if unicodedata.normalize("NFC", text) != text:
+            problems.append((path, f"invalid value {json.dumps(text)}: Terraform stores text in Unicode NFC form, "
+                                   f"which would change it to {json.dumps(unicodedata.normalize('NFC', text))}; "
+                                   "write it in NFC form"))
+    return problems
+
+
+def _strings(value: Any, path: JsonPath) -> Iterator[tuple[JsonPath, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(key, path + (key,))
+            yield from _strings(item, path + (key,))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, path + (index,))
+
+
 def _provider_constraint(spec: dict[str, Any]) -> list[Problem]:
     constraint = spec["terraform"]["aws_provider_version"]
     return [(("terraform", "aws_provider_version"), problem) for problem in constraint_problems(constraint)]
@@ -356,4 +380,5 @@ SEMANTIC_CHECKS: list[Callable[[dict[str, Any]], list[Problem]]] = [
     _cidr_blocks,
     _resource_names,
     _provider_constraint,
+    _unicode_nfc,
 ]
