@@ -193,3 +193,17 @@ def test_forced_replacement_never_missing(existing):
         reader.join()
     assert observed
     assert all(observed)
+
+
+@pytest.mark.parametrize("state_file", ["terraform.tfstate", "terraform.tfstate.backup", ".terraform/terraform.tfstate"])
+def test_force_keeps_terraform_state(existing, state_file):
+    state = existing / state_file
+    state.parent.mkdir(exist_ok=True)
+    state.write_text('{"version": 4}\n')
+    before = _snapshot(existing)
+
+    with pytest.raises(ProjectExistsError, match="holds Terraform state"):
+        generate(_spec(), existing.parent, validate=False, force=True)
+
+    assert _snapshot(existing) == before
+    assert _leftovers(existing.parent) == []

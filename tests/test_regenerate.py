@@ -256,7 +256,7 @@ def test_crlf_file_keeps_line_endings(tmp_path, capsys):
     alb = project / "alb.tf"
     alb.write_bytes(alb.read_bytes().replace(b"deregistration_delay = 30", b"deregistration_delay = 60")
                     .replace(b"\n", b"\r\n"))
-    edit(project / ".tfscaffold" / "spec.yaml", "  image: public", "  health_check_path: /ready\n  image: public")
+    edit(project / ".tfscaffold" / "spec.yaml", "health_check_path: /health", "health_check_path: /ready")
 
     code, out, err = run_cli(capsys, "regenerate", str(project), "--no-validate")
 

@@ -207,15 +207,13 @@ def _set(data: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
     data[path[-1]] = value
 
 
-def minimal_spec(spec: dict[str, Any]) -> dict[str, Any]:
-    """Return a spec with every value that equals its default removed.
+def stored_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """Return the spec a project stores: every value, defaults included, in schema order.
 
-    The project stores this form, so that a later template release with a new
-    default reaches projects that never chose a value.
+    Defaults are written out so that a later release with a different default
+    changes no existing project until its spec says so.
     """
-    full = apply_defaults(spec)
-    defaults = apply_defaults(_required_only(full))
-    return _schema_order(_strip_equal(full, defaults, load_schema()), load_schema())
+    return _schema_order(apply_defaults(spec), load_schema())
 
 
 def _schema_order(value: Any, schema: dict[str, Any]) -> Any:
@@ -229,41 +227,10 @@ def _schema_order(value: Any, schema: dict[str, Any]) -> Any:
     return {key: _schema_order(value[key], properties.get(key, {})) for key in ordered}
 
 
-def _required_only(spec: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "spec_version": spec["spec_version"],
-        "service": dict(spec["service"]),
-        "container": {"image": spec["container"]["image"]},
-    }
 
 
-def _strip_equal(value: Any, default: Any, schema: dict[str, Any]) -> Any:
-    entry_schema = schema.get("additionalProperties")
-    if isinstance(value, dict) and isinstance(entry_schema, dict) and "properties" not in schema:
-        return {key: _strip_entry_defaults(entry, entry_schema) for key, entry in value.items()}
-    if not isinstance(value, dict) or not isinstance(default, dict) or "properties" not in schema:
-        return value
-    result = {}
-    required = set(schema.get("required", []))
-    for key, sub in value.items():
-        if key not in default:
-            result[key] = sub
-            continue
-        stripped = _strip_equal(sub, default[key], schema["properties"].get(key, {}))
-        if key in required or (stripped != default[key] and stripped != {}):
-            result[key] = stripped
-    return result
 
 
-def _strip_entry_defaults(entry: Any, schema: dict[str, Any]) -> Any:
-    """Drop the keys of one mapping entry, such as a secret, that equal their schema default."""
-    if not isinstance(entry, dict):
-        return entry
-    properties = schema.get("properties", {})
-    return {
-        key: item for key, item in entry.items()
-        if "default" not in properties.get(key, {}) or item != properties[key]["default"]
-    }
 
 
 def cookiecutter_json(example: dict[str, Any]) -> dict[str, Any]:

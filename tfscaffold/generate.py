@@ -47,6 +47,8 @@ def generate(
         raise TfscaffoldError(f"{output_dir}: is a file, not a folder; pass a folder as --output-dir")
     if _exists(target) and not force:
         raise _exists_error(target)
+    if force:
+        _refuse_to_drop_state(target)
     output_dir.mkdir(parents=True, exist_ok=True)
 
     with tempfile.TemporaryDirectory(prefix=".tfscaffold-", dir=output_dir) as scratch:
@@ -65,6 +67,20 @@ def generate(
 
 def _exists(path: Path) -> bool:
     return path.exists() or path.is_symlink()
+
+
+# Files that hold Terraform state, which no render can bring back.
+STATE_FILE_PATTERNS = ("terraform.tfstate", "terraform.tfstate.backup", ".terraform/terraform.tfstate")
+
+
+def _refuse_to_drop_state(target: Path) -> None:
+    """Raise ProjectExistsError when replacing target would delete Terraform state."""
+    found = [pattern for pattern in STATE_FILE_PATTERNS if (target / pattern).exists()]
+    if target.is_dir() and found:
+        raise ProjectExistsError(
+            f"{target} holds Terraform state ({', '.join(found)}), which --force would delete; "
+            "update the project with `tfscaffold regenerate` instead, or move the state out first"
+        )
 
 
 def _exists_error(target: Path) -> ProjectExistsError:

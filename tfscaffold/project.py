@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from tfscaffold.context import minimal_spec
+from tfscaffold.context import stored_spec
 from tfscaffold.errors import ProjectError
 from tfscaffold.spec import dump_spec
 
@@ -36,8 +36,8 @@ MANIFEST_FILE = "manifest.json"
 BASE_SUFFIX = ".base"
 
 SPEC_HEADER = (
-    "# The spec this project was generated from, without values equal to their\n"
-    "# defaults. Edit it and run `tfscaffold regenerate` to apply the change.\n"
+    "# The spec this project was generated from, with every default written out.\n"
+    "# Edit it and run `tfscaffold regenerate` to apply the change.\n"
 )
 
 
@@ -66,7 +66,7 @@ class ProjectState:
 
 def spec_text(spec: dict[str, Any]) -> str:
     """Return the text of `.tfscaffold/spec.yaml` for a validated spec."""
-    return SPEC_HEADER + dump_spec(minimal_spec(spec))
+    return SPEC_HEADER + dump_spec(stored_spec(spec))
 
 
 def state_files(spec: dict[str, Any], rendered: dict[str, str]) -> dict[str, str]:
