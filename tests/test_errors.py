@@ -37,7 +37,7 @@ ALLOWED_TOP_KEYS = (
     "load_balancer, tags, terraform"
 )
 NAME_WORDS = "lowercase letters and digits in words joined by single hyphens, starting with a letter"
-TAG_VALUE_WORDS = "letters, digits, spaces and _ . : / = + @ -, not starting with aws:"
+TAG_VALUE_WORDS = "letters, digits, spaces and _ . : / = + @ -, not starting with aws: in any letter case"
 
 
 def _with(text: str) -> str:
@@ -173,7 +173,7 @@ BAD_SPECS = [
                   "repeats"], id="cidr-repeated"),
     pytest.param(_with("tags: {'aws:owner': x}\n"),
                  ['spec.yaml:9:8: tags["aws:owner"]: invalid key "aws:owner"; expected 1 to 128 ASCII letters, '
-                  "digits, spaces and _ . : / = + @ -, not starting with aws:"], id="tag-key-reserved"),
+                  "digits, spaces and _ . : / = + @ -, not starting with aws: in any letter case"], id="tag-key-reserved"),
     pytest.param(_with("tags: {Team: 'a\"b'}\n"),
                  [f'spec.yaml:9:14: tags.Team: invalid value "a\\"b"; expected {TAG_VALUE_WORDS}'],
                  id="tag-value-quote"),
@@ -192,8 +192,8 @@ BAD_SPECS = [
     pytest.param(_with("secrets:\n" + "".join(f"  - name: s{i}\n" for i in range(51))),
                  ["spec.yaml:10:3: secrets: has 51 entries; expected at most 50"], id="too-many-secrets"),
     pytest.param(_with("autoscaling: {cpu_target: 0}\n"),
-                 ["spec.yaml:9:27: autoscaling.cpu_target: invalid value 0; expected a number greater than 0 and at "
-                  "most 100"], id="exclusive-minimum"),
+                 ["spec.yaml:9:27: autoscaling.cpu_target: invalid value 0; expected a number from 1 to 100"],
+                 id="cpu-target-below-minimum"),
     pytest.param(_with("autoscaling: {min_capacity: 5, max_capacity: 2}\n"),
                  ["spec.yaml:9:29: autoscaling.min_capacity: min_capacity 5 is greater than max_capacity 2"],
                  id="min-above-max"),

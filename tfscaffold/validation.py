@@ -14,6 +14,7 @@ import functools
 import ipaddress
 import json
 import logging
+import math
 import unicodedata
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -314,6 +315,92 @@ def _secret_variables(spec: dict[str, Any]) -> list[Problem]:
     return problems
 
 
+# Variables and parameters the templates define for every task.
+RESERVED_VARIABLES = {"DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD", "DEPLOYMENT_COLOUR"}
+RESERVED_PARAMETERS = {"db-master-password"}
+
+# Words PostgreSQL reserves (its documentation, appendix "SQL Key Words") and
+# the databases every Aurora PostgreSQL cluster already has.
+RESERVED_DATABASE_NAMES = frozenset("""
+    all analyse analyze and any array as asc asymmetric both case cast check collate column constraint create
+    current_catalog current_date current_role current_time current_timestamp current_user default deferrable
+    desc distinct do else end except false fetch for foreign from grant group having in initially intersect
+    into lateral leading limit localtime localtimestamp not null offset on only or order placing primary
+    references returning select session_user some symmetric system_user table then to trailing true union
+    unique user using variadic when where window with postgres rdsadmin template0 template1
+""".split())
+
+BUILTIN_TAGS = ("Service", "Environment", "EnvironmentSuffix", "ManagedBy", "GeneratedBy")
+
+
+def _reserved_secret_names(spec: dict[str, Any]) -> list[Problem]:
+    problems = []
+    for index, secret in enumerate(spec["secrets"]):
+        name = secret["name"]
+        variable = name.upper().replace("-", "_")
+        if name in RESERVED_PARAMETERS:
+            problems.append((("secrets", index, "name"),
+                             f"invalid value {json.dumps(name)}: the templates already create the parameter "
+                             f"{name}; choose another name"))
+        elif variable in RESERVED_VARIABLES:
+            problems.append((("secrets", index, "name"),
+                             f"invalid value {json.dumps(name)}: the templates already set the variable "
+                             f"{variable}; choose another name"))
+    return problems
+
+
+def _database_name(spec: dict[str, Any]) -> list[Problem]:
+    name = spec["database"]["name"]
+    if name.lower() not in RESERVED_DATABASE_NAMES:
+        return []
+    return [(("database", "name"), f"invalid value {json.dumps(name)}: PostgreSQL reserves this name; "
+                                   "choose another, for example app")]
+
+
+def _certificate_region(spec: dict[str, Any]) -> list[Problem]:
+    arn = spec["load_balancer"].get("certificate_arn")
+    region = spec["service"]["region"]
+    if not arn or arn.split(":")[3] == region:
+        return []
+    return [(("load_balancer", "certificate_arn"),
+             f"the certificate is in {arn.split(':')[3]}, but the load balancer is in {region}; "
+             f"an ALB can only use an ACM certificate of its own region")]
+
+
+def _parameter_prefix(spec: dict[str, Any]) -> list[Problem]:
+    name = spec["service"]["name"]
+    if not name.lower().startswith(("aws", "ssm")):
+        return []
+    return [(("service", "name"), f"invalid value {json.dumps(name)}: SSM rejects parameter names under "
+                                  f"/{name[:3]}, which this name would give; choose a name that does not start "
+                                  "with aws or ssm")]
+
+
+def _builtin_tags(spec: dict[str, Any]) -> list[Problem]:
+    builtin = {key.lower(): key for key in BUILTIN_TAGS}
+    return [(("tags", key), f"tag {json.dumps(key)} is set by tfscaffold as {builtin[key.lower()]}; remove it")
+            for key in spec["tags"] if key.lower() in builtin]
+
+
+def _finite_numbers(spec: dict[str, Any]) -> list[Problem]:
+    problems = []
+    for path, value in _numbers(spec, ()):
+        if not math.isfinite(value):
+            problems.append((path, f"invalid value {value}; expected a finite number"))
+    return problems
+
+
+def _numbers(value: Any, path: JsonPath) -> Iterator[tuple[JsonPath, float]]:
+    if isinstance(value, float):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _numbers(item, path + (key,))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _numbers(item, path + (index,))
+
+
 def _cidr_problem(text: str) -> str | None:
     try:
         ipaddress.IPv4Network(text)
@@ -381,4 +468,10 @@ SEMANTIC_CHECKS: list[Callable[[dict[str, Any]], list[Problem]]] = [
     _resource_names,
     _provider_constraint,
     _unicode_nfc,
+    _reserved_secret_names,
+    _database_name,
+    _certificate_region,
+    _parameter_prefix,
+    _builtin_tags,
+    _finite_numbers,
 ]
