@@ -319,7 +319,7 @@ def _secret_variables(spec: dict[str, Any]) -> list[Problem]:
 RESERVED_VARIABLES = {"DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD", "DEPLOYMENT_COLOUR"}
 RESERVED_PARAMETERS = {"db-master-password"}
 
-# Words PostgreSQL reserves (its documentation, appendix "SQL Key Words") and
+# Key words PostgreSQL reserves, which cannot name a database unquoted, and
 # the databases every Aurora PostgreSQL cluster already has.
 RESERVED_DATABASE_NAMES = frozenset("""
     all analyse analyze and any array as asc asymmetric both case cast check collate column constraint create
