@@ -11,6 +11,7 @@ from typing import Sequence
 from tfscaffold import __version__
 from tfscaffold.errors import TfscaffoldError
 from tfscaffold.generate import generate
+from tfscaffold.profiles import explain_profile
 from tfscaffold.validation import validate_file
 
 log = logging.getLogger("tfscaffold")
@@ -39,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _validate(args: argparse.Namespace) -> int:
     spec = validate_file(args.spec)
     print(f"{args.spec}: valid ({spec['service']['environment']} environment, project {spec['project_slug']})")
+    for line in explain_profile(spec):
+        print(line)
     return 0
 
 

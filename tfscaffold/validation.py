@@ -189,6 +189,7 @@ def _fill_defaults(data: Any, schema: dict[str, Any]) -> None:
 def semantic_problems(spec: dict[str, Any]) -> list[tuple[JsonPath, str]]:
     """List the problems of a defaulted spec that JSON Schema cannot express."""
     from tfscaffold.naming import name_problems
+    from tfscaffold.profiles import profile_problems
 
     problems: list[tuple[JsonPath, str]] = []
     weights = spec["blue_green"]["weights"]
@@ -205,6 +206,7 @@ def semantic_problems(spec: dict[str, Any]) -> list[tuple[JsonPath, str]]:
                          f"min_capacity {scaling['min_capacity']} is greater than max_capacity {scaling['max_capacity']}"))
     problems.extend(_secret_problems(spec["secrets"]))
     problems.extend(name_problems(spec))
+    problems.extend(profile_problems(spec))
     return problems
 
 
