@@ -12,18 +12,15 @@ import pytest
 import yaml
 
 from mirror import mirror_cli_config
+from specs import EXAMPLE, make_spec
 from tfscaffold import cli
 from tfscaffold.context import context_to_spec, spec_to_context
 from tfscaffold.errors import SpecError, TerraformNotFoundError
 from tfscaffold.generate import generate, render_files
 from tfscaffold.naming import derive_names
 from tfscaffold.profiles import resolve_profile
-from tfscaffold.spec import load_spec_text
 from tfscaffold.terraform import find_terraform
-from tfscaffold.validation import validate_loaded
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = REPO_ROOT / "examples" / "payment-service.yaml"
 ENVIRONMENTS = ["test", "dev", "staging", "prod"]
 
 EXPECTED_PROFILES = {
@@ -70,18 +67,6 @@ DESTROY_BEHAVIOUR = {
     "aws_subnet": "deleted",
     "aws_vpc": "deleted",
 }
-
-
-def make_spec(environment: str = "test", suffix: str | None = None, protection: dict[str, Any] | None = None,
-              **sections: Any) -> dict[str, Any]:
-    """Return the validated example spec with another environment, suffix and protection section."""
-    data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
-    data["service"]["environment"] = environment
-    data["service"]["environment_suffix"] = suffix or environment
-    if protection is not None:
-        data["protection"] = protection
-    data.update(sections)
-    return validate_loaded(load_spec_text(yaml.safe_dump(data, sort_keys=False), "spec.yaml"))
 
 
 def spec_problems(**arguments: Any) -> list[str]:
