@@ -1,9 +1,9 @@
 """Run rendered projects against moto in server mode on 127.0.0.1, and nowhere else.
 
 `MotoServer` starts and stops the emulator by PID. `Tripwire` is the HTTP(S)
-proxy that Terraform gets for every host except loopback: it answers 403 and
-records the target, so a request that would leave the machine fails and shows
-up in the test. `inventory` lists what the emulator holds, so a test can
+proxy that Terraform gets for every host except loopback. It responds with 403
+and records the target, so a request that would leave the machine fails and
+shows up in the test. `inventory` lists what the emulator contains, so a test can
 compare it before apply and after destroy.
 """
 
@@ -118,7 +118,7 @@ def isolated_aws_env(config_dir: Path) -> dict[str, str]:
     """Return os.environ without AWS settings, plus fake credentials and empty AWS config files.
 
     No profile, token or credentials file of the machine can reach the SDKs,
-    and neither SDK asks the instance metadata service.
+    and neither SDK queries the instance metadata service.
     """
     env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
     config_dir.mkdir(parents=True, exist_ok=True)
@@ -150,7 +150,7 @@ class MotoServer:
         return f"http://{HOST}:{self.port}"
 
     def start(self, attempts: int = 3) -> None:
-        """Start the server and wait until it answers; raise RuntimeError with its log when it does not.
+        """Start the server and wait until it responds; raise RuntimeError with its log when it does not.
 
         Another process can take the free port before moto binds it, so a
         server that exits at once is started again on a new port.
@@ -161,21 +161,21 @@ class MotoServer:
             with self.log_path.open("wb") as output:
                 self.process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=self.env)
             log.info("started moto server, PID %d, on %s", self.process.pid, self.endpoint)
-            if self._wait_until_answering():
+            if self._wait_until_ready():
                 return
             self.stop()
             log.warning("moto server on %s failed to start, attempt %d of %d", self.endpoint, attempt, attempts)
         raise RuntimeError(f"moto server on {self.endpoint} did not start:\n{self.log_path.read_text()}")
 
-    def _wait_until_answering(self) -> bool:
+    def _wait_until_ready(self) -> bool:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while time.monotonic() < deadline and self.process.poll() is None:
-            if self._answers():
+            if self._is_ready():
                 return True
             time.sleep(0.2)
         return False
 
-    def _answers(self) -> bool:
+    def _is_ready(self) -> bool:
         try:
             with urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=2) as response:
                 return response.status == 200
@@ -263,7 +263,7 @@ def _every(client: Any, operation: str, key: str, **arguments: Any) -> list[Any]
 
 
 def inventory(server: MotoServer) -> dict[str, set[str]]:
-    """List what the emulator holds, by kind, as sets of names, identifiers or ARNs.
+    """List what the emulator contains, by kind, as sets of names, identifiers or ARNs.
 
     Records that AWS itself keeps after a deletion are left out: ECS clusters
     and task definition revisions in status INACTIVE, NAT gateways in state
@@ -345,6 +345,6 @@ def _ecs_inventory(ecs: Any) -> dict[str, set[str]]:
 
 
 def added(before: dict[str, set[str]], after: dict[str, set[str]]) -> dict[str, set[str]]:
-    """Return, by kind, what after holds and before did not, leaving out empty kinds."""
+    """Return, by kind, what after contains and before did not, leaving out empty kinds."""
     result = {kind: after[kind] - before.get(kind, set()) for kind in after}
     return {kind: items for kind, items in result.items() if items}

@@ -424,6 +424,8 @@ def test_target_group_replacement_keeps_listener(workspace, stacks):
     new_groups = {colour: after[f"aws_lb_target_group.{colour}"]["values"]["arn"] for colour in ("blue", "green")}
     _, settled = workspace.plan(stack)
 
+    # moto, like AWS, rejects deleting a target group that a listener still
+    # forwards to, so the apply above fails if the listener moves too late.
     assert actions["aws_lb_target_group.blue"] == ["create", "delete"]
     assert actions["aws_lb_target_group.green"] == ["create", "delete"]
     assert actions["aws_lb_listener.http"] == ["update"]
