@@ -34,7 +34,7 @@ container:
 
 ALLOWED_TOP_KEYS = (
     "spec_version, project_slug, service, container, database, autoscaling, blue_green, secrets, logs, network, "
-    "load_balancer, tags, terraform"
+    "load_balancer, tags, protection, terraform"
 )
 NAME_WORDS = "lowercase letters and digits in words joined by single hyphens, starting with a letter"
 TAG_VALUE_WORDS = "letters, digits, spaces and _ . : / = + @ -, not starting with aws: in any letter case"

@@ -11,6 +11,7 @@ from typing import Sequence
 from tfscaffold import __version__
 from tfscaffold.errors import TfscaffoldError
 from tfscaffold.generate import generate
+from tfscaffold.profiles import explain_profile
 from tfscaffold.projects import RunOptions, results_json, run_command, summary_table, worst_exit_code
 from tfscaffold.validation import validate_file
 
@@ -76,6 +77,8 @@ def _add_regeneration_commands(commands: argparse._SubParsersAction) -> None:
 def _validate(args: argparse.Namespace) -> int:
     spec = validate_file(args.spec)
     print(f"{args.spec}: valid ({spec['service']['environment']} environment, project {spec['project_slug']})")
+    for line in explain_profile(spec):
+        print(line)
     return 0
 
 

@@ -28,7 +28,7 @@ def build_model(spec: dict[str, Any]) -> dict[str, Any]:
         "network": spec["network"],
         "load_balancer": spec["load_balancer"],
         "names": derive_names(spec),
-        "profile": resolve_profile(spec),
+        "profile": resolve_profile(spec).settings,
         "secrets": [_secret(item) for item in spec["secrets"]],
         "tags": _tags(spec),
         "https": "certificate_arn" in spec["load_balancer"],

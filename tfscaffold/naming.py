@@ -19,6 +19,7 @@ LIMITS = {
     "target_group": 32,
     "iam_role": 64,
     "rds_cluster": 63,
+    "db_cluster_snapshot": 255,
     "ecs": 255,
     "security_group": 255,
     "log_group": 512,
@@ -59,6 +60,20 @@ def target_group_role(colour: str, spec: dict[str, Any]) -> str:
     return f"{colour}-{digest}"
 
 
+def final_snapshot_role(spec: dict[str, Any]) -> str:
+    """Return the role part of the final snapshot identifier.
+
+    The identifier is fixed by service, environment and suffix, so it is the
+    same on every plan. The environment is left out when the suffix already
+    starts with it, as in `payment-service-prod-final` for suffix `prod`.
+    """
+    environment = spec["service"]["environment"]
+    suffix = spec["service"]["environment_suffix"]
+    if suffix == environment or suffix.startswith(f"{environment}-"):
+        return "final"
+    return f"{environment}-final"
+
+
 def derive_names(spec: dict[str, Any]) -> dict[str, str]:
     """Return the name of every named resource for a defaulted spec."""
     service = spec["service"]["name"]
@@ -83,7 +98,7 @@ def derive_names(spec: dict[str, Any]) -> dict[str, str]:
         "flow_log_role": name("flow-logs", "iam_role"),
         "monitoring_role": name("rds-monitoring", "iam_role"),
         "aurora_cluster": name("", "rds_cluster"),
-        "final_snapshot": f"{name('', 'rds_cluster')}-final",
+        "final_snapshot": name(final_snapshot_role(spec), "db_cluster_snapshot"),
         "db_subnet_group": prefix,
         "sg_alb": name("alb", "security_group"),
         "sg_tasks": name("tasks", "security_group"),

@@ -454,6 +454,12 @@ def _strings(value: Any, path: JsonPath) -> Iterator[tuple[JsonPath, str]]:
             yield from _strings(item, path + (index,))
 
 
+def _profile_overrides(spec: dict[str, Any]) -> list[Problem]:
+    from tfscaffold.profiles import profile_problems
+
+    return profile_problems(spec)
+
+
 def _provider_constraint(spec: dict[str, Any]) -> list[Problem]:
     constraint = spec["terraform"]["aws_provider_version"]
     return [(("terraform", "aws_provider_version"), problem) for problem in constraint_problems(constraint)]
@@ -474,4 +480,5 @@ SEMANTIC_CHECKS: list[Callable[[dict[str, Any]], list[Problem]]] = [
     _parameter_prefix,
     _builtin_tags,
     _finite_numbers,
+    _profile_overrides,
 ]

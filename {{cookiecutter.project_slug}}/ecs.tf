@@ -11,6 +11,10 @@ resource "aws_ecs_cluster" "this" {
   }
 
   tags = local.tags
+
+  # Destroy deletes the cluster before its Container Insights log group, so no
+  # late write recreates the group after it is gone.
+  depends_on = [aws_cloudwatch_log_group.container_insights]
 }
 
 locals {

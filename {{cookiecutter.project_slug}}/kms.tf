@@ -8,6 +8,14 @@ resource "aws_kms_key" "this" {
   policy                  = data.aws_iam_policy_document.kms.json
 
   tags = local.tags
+{%- if m.profile.prevent_destroy %}
+
+  # Snapshots, backups and parameters stay readable only while the key exists,
+  # so protection.prevent_destroy also keeps Terraform from deleting the key.
+  lifecycle {
+    prevent_destroy = true
+  }
+{%- endif %}
 }
 
 resource "aws_kms_alias" "this" {

@@ -55,13 +55,19 @@ resource "aws_rds_cluster" "this" {
   preferred_backup_window             = "03:00-04:00"
   copy_tags_to_snapshot               = true
   deletion_protection                 = {{ m.profile.deletion_protection | hcl }}
-  skip_final_snapshot                 = {{ m.profile.skip_final_snapshot | hcl }}
-{%- if not m.profile.skip_final_snapshot %}
+  skip_final_snapshot                 = {{ (not m.profile.final_snapshot) | hcl }}
+{%- if m.profile.final_snapshot %}
   final_snapshot_identifier           = {{ m.names.final_snapshot | hcl }}
 {%- endif %}
 
   tags = local.tags
-
+{% if m.profile.prevent_destroy %}
+  # protection.prevent_destroy is on, so Terraform rejects any plan that
+  # destroys or replaces the cluster and the data in it.
+  lifecycle {
+    prevent_destroy = true
+  }
+{% endif %}
   depends_on = [aws_cloudwatch_log_group.postgresql]
 }
 
