@@ -25,12 +25,20 @@ def render_files(spec: dict[str, Any]) -> dict[str, str]:
     return files
 
 
-def generate(spec: dict[str, Any], output_dir: Path, *, validate: bool = True, force: bool = False) -> Path:
+def generate(
+    spec: dict[str, Any],
+    output_dir: Path,
+    *,
+    validate: bool = True,
+    force: bool = False,
+    env_extra: dict[str, str] | None = None,
+) -> Path:
     """Write the project for a validated spec to output_dir/<project_slug>; return its path.
 
     Rendering, `terraform fmt` and `terraform validate` happen in a temporary
     folder next to the target; the target changes only when all of them pass.
-    Raise ProjectExistsError when the target exists and force is False, and
+    env_extra adds environment variables to the Terraform runs. Raise
+    ProjectExistsError when the target exists and force is False, and
     TerraformError when a Terraform step fails.
     """
     output_dir = Path(output_dir)
@@ -43,7 +51,7 @@ def generate(spec: dict[str, Any], output_dir: Path, *, validate: bool = True, f
         staging = Path(scratch) / spec["project_slug"]
         write_files(staging, render_files(spec))
         if validate:
-            check_project(staging)
+            check_project(staging, env_extra=env_extra)
         else:
             log.warning("skipped terraform fmt and validate (--no-validate)")
         _move_into_place(staging, target, Path(scratch))
