@@ -1,0 +1,224 @@
+"""Measure rendering: the Jinja floor, single generation against cookiecutter, and batches."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import jinja2
+import yaml
+
+import measure
+from tfscaffold import jinja as tfscaffold_jinja
+from tfscaffold.context import spec_to_context
+from tfscaffold.project import state_files, write_files
+from tfscaffold.render import PROJECT_TEMPLATE, TEMPLATE_ROOT, Renderer, is_empty_render
+from tfscaffold.validation import validate_file
+
+EXAMPLE = TEMPLATE_ROOT / "examples" / "payment-service.yaml"
+
+
+def write_specs(folder: Path, count: int) -> list[Path]:
+    """Write count specs that differ from the example in service.name only; return their paths."""
+    data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index in range(count):
+        data["service"]["name"] = f"payment-service-{index:04d}"
+        path = folder / f"{data['service']['name']}.yaml"
+        path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+class JinjaFloor:
+    """The project templates compiled in a plain Jinja environment, rendered without files."""
+
+    def __init__(self) -> None:
+        started = time.perf_counter()
+        folder = TEMPLATE_ROOT / PROJECT_TEMPLATE
+        environment = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(folder)),
+            extensions=[tfscaffold_jinja.TfscaffoldExtension],
+            keep_trailing_newline=True,
+            undefined=jinja2.StrictUndefined,
+        )
+        names = sorted(path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file())
+        self.templates = [(name, environment.get_template(name)) for name in names]
+        self.compile_seconds = time.perf_counter() - started
+
+    def render(self, context: dict[str, Any]) -> dict[str, str]:
+        """Return {template name: text} for one context, without empty renders."""
+        files = {}
+        for name, template in self.templates:
+            text = template.render(cookiecutter=context)
+            if not is_empty_render(text):
+                files[name] = text
+        return files
+
+    def time_contexts(self, contexts: list[dict[str, Any]]) -> float:
+        """Return the seconds it takes to render every context, starting with an empty model cache."""
+        # The templates' tfscaffold_model filter caches models per context;
+        # a repeated run would otherwise skip validation and model building.
+        tfscaffold_jinja._MODEL_CACHE.clear()
+        started = time.perf_counter()
+        for context in contexts:
+            self.render(context)
+        return time.perf_counter() - started
+
+
+def check_floor_output(floor: JinjaFloor, spec_path: Path) -> None:
+    """Raise AssertionError unless the floor renders the same text as tfscaffold for a spec."""
+    context = spec_to_context(validate_file(spec_path))
+    expected = Renderer().render(context)
+    rendered = floor.render(context)
+    assert rendered == expected, "the floor renders other text than tfscaffold"
+
+
+STAGES = ("parse and validate spec", "build context", "render templates", "state file", "write files")
+
+
+def time_stages(spec_paths: list[Path], scratch: Path) -> dict[str, float]:
+    """Return the mean seconds per spec of each stage of generate, run in this process on one core."""
+    renderer = Renderer()
+    tfscaffold_jinja._MODEL_CACHE.clear()
+    totals = dict.fromkeys(STAGES, 0.0)
+
+    def timed(stage: str, step: Callable[[], Any]) -> Any:
+        started = time.perf_counter()
+        result = step()
+        totals[stage] += time.perf_counter() - started
+        return result
+
+    for path in spec_paths:
+        spec = timed(STAGES[0], lambda: validate_file(path))
+        context = timed(STAGES[1], lambda: spec_to_context(spec))
+        files = timed(STAGES[2], lambda: renderer.render(context))
+        files.update(timed(STAGES[3], lambda: state_files(spec)))
+        target = scratch / spec["project_slug"]
+        timed(STAGES[4], lambda: _write_and_rename(target, files))
+    return {stage: total / len(spec_paths) for stage, total in totals.items()}
+
+
+def _write_and_rename(target: Path, files: dict[str, str]) -> None:
+    staging = target.with_name(f".{target.name}.tmp")
+    write_files(staging, files)
+    os.replace(staging, target)
+
+
+@dataclass
+class CommandSeries:
+    """The runs of one command, in the order they ran."""
+
+    label: str
+    runs: list[measure.Run] = field(default_factory=list)
+
+    def median(self, figure: str) -> float:
+        """Return the median of a Run field over the runs that exited with 0."""
+        return measure.median([getattr(run, figure) for run in self.runs if run.exit_code == 0])
+
+    def spread(self, figure: str) -> tuple[float, float]:
+        """Return the minimum and maximum of a Run field over the successful runs."""
+        values = [getattr(run, figure) for run in self.runs if run.exit_code == 0]
+        return (min(values), max(values)) if values else (float("nan"), float("nan"))
+
+    def failures(self) -> int:
+        """Return how many runs exited with a non-zero code."""
+        return sum(1 for run in self.runs if run.exit_code != 0)
+
+
+class Commands:
+    """Build the command lines measured, with the repository's code first on the import path."""
+
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        self.env = dict(os.environ, PYTHONPATH=str(TEMPLATE_ROOT), CHECKPOINT_DISABLE="1")
+        # Keep cookiecutter's replay files and clones inside the work folder.
+        config = work / "cookiecutter-config.yaml"
+        config.write_text(
+            yaml.safe_dump({"cookiecutters_dir": str(work / "cookiecutters"), "replay_dir": str(work / "replay")})
+        )
+        self.env["COOKIECUTTER_CONFIG"] = str(config)
+
+    def tfscaffold(self, *args: str) -> list[str]:
+        """Return the argv of `tfscaffold ARGS`."""
+        return [sys.executable, "-m", "tfscaffold", *args]
+
+    def cookiecutter(self, output_dir: Path) -> list[str]:
+        """Return the argv of bare cookiecutter on this template, without prompts or hooks."""
+        return [sys.executable, "-m", "cookiecutter", "--no-input", "--accept-hooks", "no", "-o", str(output_dir),
+                str(TEMPLATE_ROOT)]
+
+    def run_fresh(self, build_argv: Callable[[Path], list[str]]) -> measure.Run:
+        """Run a command that writes into a new, empty output folder, then delete the folder."""
+        output = Path(tempfile.mkdtemp(prefix="out-", dir=self.work))
+        try:
+            return measure.run_command(build_argv(output), env=self.env, cwd=TEMPLATE_ROOT)
+        finally:
+            shutil.rmtree(output, ignore_errors=True)
+
+
+def compare_single(commands: Commands, repeat: int, warmup: int) -> tuple[CommandSeries, CommandSeries]:
+    """Run single-spec generate and bare cookiecutter in turn; return both series."""
+    single = CommandSeries("tfscaffold generate --no-validate, one spec")
+    bare = CommandSeries("cookiecutter --no-input --accept-hooks no")
+
+    def single_argv(output: Path) -> list[str]:
+        return commands.tfscaffold("generate", str(EXAMPLE), "-o", str(output), "--no-validate")
+
+    for index in range(warmup + repeat):
+        single_run = commands.run_fresh(single_argv)
+        bare_run = commands.run_fresh(commands.cookiecutter)
+        if index >= warmup:
+            single.runs.append(single_run)
+            bare.runs.append(bare_run)
+    return single, bare
+
+
+@dataclass
+class BatchSize:
+    """The batch command and the Jinja floor, measured in turn for one number of specs."""
+
+    count: int
+    batch: CommandSeries
+    floor_seconds: list[float]
+
+    @property
+    def floor(self) -> float:
+        """Return the median floor time in seconds."""
+        return measure.median(self.floor_seconds)
+
+
+def measure_batches(
+    commands: Commands, floor: JinjaFloor, folders: dict[int, Path], repeat: int, warmup: int
+) -> list[BatchSize]:
+    """Measure `generate --no-validate FOLDER` and the floor for every folder of specs."""
+    results = []
+    for count, folder in sorted(folders.items()):
+        contexts = [spec_to_context(validate_file(path)) for path in sorted(folder.iterdir())]
+        size = BatchSize(count, CommandSeries(f"generate {count} specs"), [])
+
+        def batch_argv(output: Path, folder: Path = folder) -> list[str]:
+            return commands.tfscaffold("generate", str(folder), "-o", str(output), "--no-validate")
+
+        for index in range(warmup + repeat):
+            floor_seconds = floor.time_contexts(contexts)
+            run = commands.run_fresh(batch_argv)
+            if index >= warmup:
+                size.floor_seconds.append(floor_seconds)
+                size.batch.runs.append(run)
+        results.append(size)
+    return results
+
+
+def startup_seconds(commands: Commands, repeat: int) -> float:
+    """Return the median time to start Python and import the tfscaffold command."""
+    argv = [sys.executable, "-c", "import tfscaffold.cli"]
+    runs = [measure.run_command(argv, env=commands.env, cwd=TEMPLATE_ROOT) for _ in range(repeat)]
+    return measure.median([run.wall for run in runs])
