@@ -219,15 +219,25 @@ def _run_tasks(pool: ProcessPoolExecutor, function: Callable[..., Any], tasks: l
     """
     # NOTE: a worker that dies (killed, out of memory) breaks the whole pool,
     # so the specs still queued fail with it instead of running elsewhere.
-    futures = {pool.submit(function, *task): index for index, task in enumerate(tasks)}
+    futures = {}
+    for index, task in enumerate(tasks):
+        try:
+            futures[pool.submit(function, *task)] = index
+        except BrokenProcessPool as error:
+            # A worker died in an earlier phase of the run.
+            yield index, _worker_died(task[0], error)
     for future in as_completed(futures):
         index = futures[future]
         try:
             result = future.result()
         except BrokenProcessPool as error:
-            message = f"{tasks[index][0]}: a worker process stopped unexpectedly ({error}); run this spec on its own"
-            result = Outcome(tasks[index][0], exit_code=1, error=message)
+            result = _worker_died(tasks[index][0], error)
         yield index, result
+
+
+def _worker_died(source: str, error: BrokenProcessPool) -> Outcome:
+    message = f"{source}: a worker process stopped unexpectedly ({error}); run this spec on its own"
+    return Outcome(source, exit_code=1, error=message)
 
 
 def _load_all(
