@@ -402,3 +402,96 @@ def test_fill_failure_falls_back(tmp_path, monkeypatch, caplog):
     assert report.exit_code == 1
     assert "terraform init failed" in report.outcomes[0].error
     assert "filling the plugin cache from" in caplog.text
+
+
+def crash_loader(source):
+    # Replaces batch._load_spec in forked workers.
+    if source.endswith("beta-test.yaml"):
+        os._exit(70)
+    return source, Path(source).stem, b""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the patched worker reaches forked workers only")
+def test_dead_worker_while_loading(tmp_path, monkeypatch):
+    specs = tmp_path / "specs"
+    for name in ("alpha", "beta", "gamma"):
+        write_spec(specs, name)
+    monkeypatch.setattr(batch, "_load_spec", crash_loader)
+
+    report = generate_batch([str(specs)], tmp_path / "out", validate=False, jobs=1)
+
+    assert report.exit_code == 1
+    assert len(report.outcomes) == 3
+    assert all("a worker process stopped unexpectedly" in outcome.error for outcome in report.outcomes)
+
+
+SPEC_VARIANTS = {
+    "example": {},
+    "ecr-image": {("container", "image"): "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments:1.4.2"},
+    "prod-https": {
+        ("service", "environment"): "prod",
+        ("load_balancer", "certificate_arn"): "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123",
+    },
+    "green-live": {("blue_green", "live"): "green", ("blue_green", "weights"): {"blue": 0, "green": 100}},
+    "minimal": None,
+}
+
+
+def variant_spec(tmp_path: Path, variant: str) -> dict:
+    from tfscaffold.validation import validate_file
+
+    data = yaml.safe_load(EXAMPLE.read_text())
+    if SPEC_VARIANTS[variant] is None:
+        data = {key: data[key] for key in ("spec_version", "service")} | {"container": {"image": "nginx:1.27"}}
+    for (section, key), value in (SPEC_VARIANTS[variant] or {}).items():
+        data.setdefault(section, {})[key] = value
+    path = tmp_path / f"{variant}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return validate_file(path)
+
+
+@pytest.mark.parametrize("variant", list(SPEC_VARIANTS))
+def test_primed_model_matches_filter(tmp_path, variant):
+    from tfscaffold import jinja
+    from tfscaffold.context import spec_to_context
+
+    spec = variant_spec(tmp_path, variant)
+    context = spec_to_context(spec)
+    jinja._MODEL_CACHE.clear()
+    validated = jinja.model_from_context(context)
+    jinja._MODEL_CACHE.clear()
+
+    assert jinja.prime_model_cache(context, spec)
+    primed = jinja.model_from_context(context)
+    assert primed == validated
+    assert list(primed["spec"]) == list(validated["spec"])
+
+
+@pytest.mark.parametrize("variant", list(SPEC_VARIANTS))
+def test_primed_render_matches_unprimed(tmp_path, variant):
+    from tfscaffold import jinja
+    from tfscaffold.context import spec_to_context
+    from tfscaffold.generate import render_files
+    from tfscaffold.render import default_renderer
+
+    spec = variant_spec(tmp_path, variant)
+    jinja._MODEL_CACHE.clear()
+    unprimed = default_renderer().render(spec_to_context(spec))
+    jinja._MODEL_CACHE.clear()
+
+    primed = render_files(spec)
+
+    assert {name: text for name, text in primed.items() if not name.startswith(".tfscaffold/")} == unprimed
+
+
+def test_prime_rejects_changed_spec(tmp_path):
+    from tfscaffold import jinja
+    from tfscaffold.context import spec_to_context
+
+    spec = variant_spec(tmp_path, "example")
+    context = spec_to_context(spec)
+    spec["container"]["port"] = 9090
+    jinja._MODEL_CACHE.clear()
+
+    assert not jinja.prime_model_cache(context, spec)
+    assert jinja._MODEL_CACHE == {}

@@ -11,6 +11,7 @@ from typing import Any
 
 from tfscaffold.context import spec_to_context
 from tfscaffold.errors import ProjectExistsError
+from tfscaffold.jinja import prime_model_cache
 from tfscaffold.project import state_files, write_files
 from tfscaffold.render import default_renderer
 from tfscaffold.terraform import check_project
@@ -20,7 +21,10 @@ log = logging.getLogger(__name__)
 
 def render_files(spec: dict[str, Any]) -> dict[str, str]:
     """Return every file of the project for a validated spec, state folder included."""
-    files = default_renderer().render(spec_to_context(spec))
+    context = spec_to_context(spec)
+    # The spec is validated already, so the templates need not validate it again.
+    prime_model_cache(context, spec)
+    files = default_renderer().render(context)
     files.update(state_files(spec))
     return files
 
