@@ -63,6 +63,7 @@ class Results:
     startup: float
     compile_seconds: float
     stages: dict[str, float]
+    alternatives: list[generation.Alternative]
     stage_specs: int
     single: generation.CommandSeries
     cookiecutter: generation.CommandSeries
@@ -121,7 +122,8 @@ def run(args: argparse.Namespace, work: Path) -> Results:
     generation.check_floor_output(floor, all_specs[0])
     startup = generation.startup_seconds(commands, max(args.repeat, 3))
     stage_specs = all_specs[: min(50, len(all_specs))]
-    stages = generation.time_stages(stage_specs, Path(tempfile.mkdtemp(prefix="stages-", dir=work)))
+    stages = generation.time_stages(stage_specs, Path(tempfile.mkdtemp(prefix="stages-", dir=work)), args.repeat)
+    alternatives = generation.time_alternatives(stage_specs, args.repeat)
 
     log.info("single generate against bare cookiecutter, %d runs each", args.repeat)
     single, bare = generation.compare_single(commands, args.repeat, args.warmup)
@@ -135,7 +137,7 @@ def run(args: argparse.Namespace, work: Path) -> Results:
 
     machine = measure.machine_rows(_terraform_version())
     return Results(machine, load_before, measure.load_average(), args, startup, floor.compile_seconds, stages,
-                   len(stage_specs), single, bare, batches, terraform)
+                   alternatives, len(stage_specs), single, bare, batches, terraform)
 
 
 def measure_terraform(
