@@ -294,6 +294,11 @@ class BatchSize:
         """Return the median floor time in seconds."""
         return measure.median(self.floor_seconds)
 
+    def ratio(self, figure: str) -> float:
+        """Return the median over runs of the batch's figure divided by the floor of the same turn."""
+        pairs = zip(self.batch.runs, self.floor_seconds)
+        return measure.median([getattr(run, figure) / floor for run, floor in pairs if run.exit_code == 0 and floor])
+
 
 def measure_batches(
     commands: Commands, floor: JinjaFloor, folders: dict[int, Path], repeat: int, warmup: int

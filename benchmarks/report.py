@@ -31,7 +31,7 @@ class Verdict:
     target: str
     measured: str
     met: bool
-    why: str = ""
+    explanation: str = ""
 
 
 def write(results: Results, page: Path, plot: Path) -> None:
@@ -169,10 +169,12 @@ def all_verdicts(results: Results) -> list[Verdict]:
 
 def _floor_verdict(results: Results) -> Verdict:
     largest = results.batches[-1]
-    wall_ratio = _divide(largest.batch.median("wall"), largest.floor)
-    cpu_ratio = _divide(largest.batch.median("cpu"), largest.floor)
-    measured = f"{_ratio(wall_ratio)} wall ({_seconds(largest.batch.median('wall'))} against {_seconds(largest.floor)}); " \
-               f"CPU time {_ratio(cpu_ratio)}"
+    wall_ratio = largest.ratio("wall")
+    cpu_ratio = largest.ratio("cpu")
+    measured = (
+        f"{_ratio(wall_ratio)} wall (median of pairwise ratios; {_seconds(largest.batch.median('wall'))} against "
+        f"{_seconds(largest.floor)}), CPU time {_ratio(cpu_ratio)}"
+    )
     met = wall_ratio <= FLOOR_RATIO_TARGET
     return Verdict(f"batch of {largest.count} specs within {FLOOR_RATIO_TARGET}x of the floor", measured, met,
                    "" if met else _floor_why(results))
@@ -343,16 +345,16 @@ def _targets(verdicts: list[Verdict]) -> str:
 
 
 def _misses(verdicts: list[Verdict]) -> str:
-    missed = [verdict for verdict in verdicts if not verdict.met and verdict.why]
+    missed = [verdict for verdict in verdicts if not verdict.met and verdict.explanation]
     if not missed:
         return ""
     parts = ["### Why targets are missed, and what would fix them\n"]
     seen = set()
     for verdict in missed:
-        if verdict.why in seen:
+        if verdict.explanation in seen:
             continue
-        seen.add(verdict.why)
-        parts.append(f"**{verdict.target}** ({verdict.measured}). {verdict.why}\n")
+        seen.add(verdict.explanation)
+        parts.append(f"**{verdict.target}** ({verdict.measured}). {verdict.explanation}\n")
     return "\n".join(parts)
 
 
@@ -392,7 +394,7 @@ def _alternatives(results: Results) -> str:
         for item in results.alternatives
     ]
     return """
-Steps timed done two ways, per spec. "Same result" says whether both ways
+Steps timed done two ways, per spec. "Same result" shows whether both ways
 gave the same result for every spec measured (the same YAML nodes and
 positions, the same template model). The floor and cookiecutter build the
 template model the slower way.
@@ -424,9 +426,9 @@ def _batches(results: Results, plot_name: str) -> str:
         rows.append([
             str(size.count), _seconds(wall), _seconds(size.batch.median("cpu")),
             f"{_divide(size.count, wall):.0f} specs/s", f"{size.batch.median('peak_mib'):.1f} MiB",
-            _seconds(size.floor), _ratio(_divide(wall, size.floor)), str(size.batch.failures()),
+            _seconds(size.floor), _ratio(size.ratio("wall")), str(size.batch.failures()),
         ])
-    header = ["specs", "wall", "CPU", "throughput", "peak memory", "floor", "wall / floor", "failed runs"]
+    header = ["specs", "wall", "CPU", "throughput", "peak memory", "floor", "wall / floor (pairwise)", "failed runs"]
     return f"""## 4. Batches
 
 `tfscaffold generate FOLDER -o OUT --no-validate` with one worker process per

