@@ -113,8 +113,7 @@ def _time_stages_once(renderer: Renderer, spec_paths: list[Path], scratch: Path)
         context = timed(STAGES[1], lambda: spec_to_context(spec))
         files = timed(STAGES[2], lambda: _render_like_generate(renderer, context, spec))
         files.update(timed(STAGES[3], lambda: state_files(spec)))
-        target = scratch / spec["project_slug"]
-        timed(STAGES[4], lambda: _write_and_rename(target, files))
+        timed(STAGES[4], lambda: _write_like_generate(scratch, spec["project_slug"], files))
     return {stage: total / len(spec_paths) for stage, total in totals.items()}
 
 
@@ -206,10 +205,12 @@ def _render_like_generate(renderer: Renderer, context: dict[str, Any], spec: dic
     return renderer.render(context)
 
 
-def _write_and_rename(target: Path, files: dict[str, str]) -> None:
-    staging = target.with_name(f".{target.name}.tmp")
-    write_files(staging, files)
-    os.replace(staging, target)
+def _write_like_generate(output_dir: Path, slug: str, files: dict[str, str]) -> None:
+    # The same file system steps as generate: a scratch folder, the files, a rename.
+    with tempfile.TemporaryDirectory(prefix=".tfscaffold-", dir=output_dir) as scratch:
+        staging = Path(scratch) / slug
+        write_files(staging, files)
+        os.replace(staging, output_dir / slug)
 
 
 @dataclass
@@ -283,11 +284,16 @@ def compare_single(commands: Commands, repeat: int, warmup: int) -> tuple[Comman
 
 @dataclass
 class BatchSize:
-    """The batch command and the Jinja floor, measured in turn for one number of specs."""
+    """The batch command and the Jinja floor, measured in turn for one number of specs.
+
+    For the largest batch, one_worker holds the same command with `-j 1`, to
+    show what the worker processes gain.
+    """
 
     count: int
     batch: CommandSeries
     floor_seconds: list[float]
+    one_worker: CommandSeries | None = None
 
     @property
     def floor(self) -> float:
@@ -305,19 +311,26 @@ def measure_batches(
 ) -> list[BatchSize]:
     """Measure `generate --no-validate FOLDER` and the floor for every folder of specs."""
     results = []
+    largest = max(folders)
     for count, folder in sorted(folders.items()):
         contexts = [spec_to_context(validate_file(path)) for path in sorted(folder.iterdir())]
         size = BatchSize(count, CommandSeries(f"generate {count} specs"), [])
+        if count == largest:
+            size.one_worker = CommandSeries(f"generate {count} specs -j 1")
 
-        def batch_argv(output: Path, folder: Path = folder) -> list[str]:
-            return commands.tfscaffold("generate", str(folder), "-o", str(output), "--no-validate")
+        def batch_argv(output: Path, folder: Path = folder, *options: str) -> list[str]:
+            return commands.tfscaffold("generate", str(folder), "-o", str(output), "--no-validate", *options)
 
         for index in range(warmup + repeat):
             floor_seconds = floor.time_contexts(contexts)
             run = commands.run_fresh(batch_argv)
+            one_worker = commands.run_fresh(lambda output: batch_argv(output, folder, "-j", "1")) \
+                if size.one_worker else None
             if index >= warmup:
                 size.floor_seconds.append(floor_seconds)
                 size.batch.runs.append(run)
+                if one_worker:
+                    size.one_worker.runs.append(one_worker)
         results.append(size)
     return results
 

@@ -428,11 +428,22 @@ def _batches(results: Results, plot_name: str) -> str:
             f"{_divide(size.count, wall):.0f} specs/s", f"{size.batch.median('peak_mib'):.1f} MiB",
             _seconds(size.floor), _ratio(size.ratio("wall")), str(size.batch.failures()),
         ])
+    largest = results.batches[-1]
+    if largest.one_worker:
+        one = largest.one_worker
+        wall = one.median("wall")
+        rows.append([
+            f"{largest.count}, `-j 1`", _seconds(wall), _seconds(one.median("cpu")),
+            f"{_divide(largest.count, wall):.0f} specs/s", f"{one.median('peak_mib'):.1f} MiB", "", "",
+            str(one.failures()),
+        ])
     header = ["specs", "wall", "CPU", "throughput", "peak memory", "floor", "wall / floor (pairwise)", "failed runs"]
     return f"""## 4. Batches
 
 `tfscaffold generate FOLDER -o OUT --no-validate` with one worker process per
 available CPU, on specs that differ from the example in `service.name` only.
+The last row runs the largest batch with a single worker process, in the
+same turns, to show what the parallel workers gain on this machine.
 
 """ + _table(header, rows) + f"\n![Batch time against the number of specs]({plot_name})\n"
 
