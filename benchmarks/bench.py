@@ -59,6 +59,7 @@ class Results:
     machine: list[tuple[str, str]]
     load_before: str
     load_after: str
+    parallel_cpus: str
     options: argparse.Namespace
     startup: float
     compile_seconds: float
@@ -107,6 +108,8 @@ def _sizes(text: str) -> list[int]:
 def run(args: argparse.Namespace, work: Path) -> Results:
     """Run every measurement in work and return the figures."""
     load_before = measure.load_average()
+    cpus = measure.available_cpus()
+    parallel_before = measure.effective_cpus(cpus)
     commands = generation.Commands(work)
     largest = max(args.sizes)
     all_specs = generation.write_specs(work / "specs-all", max(largest, args.projects))
@@ -136,7 +139,8 @@ def run(args: argparse.Namespace, work: Path) -> Results:
         terraform = measure_terraform(args, work, commands, all_specs[: args.projects])
 
     machine = measure.machine_rows(_terraform_version())
-    return Results(machine, load_before, measure.load_average(), args, startup, floor.compile_seconds, stages,
+    parallel = f"{parallel_before:.2f} — {measure.effective_cpus(cpus):.2f}"
+    return Results(machine, load_before, measure.load_average(), parallel, args, startup, floor.compile_seconds, stages,
                    alternatives, len(stage_specs), single, bare, batches, terraform)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import platform
 import statistics
@@ -77,6 +78,31 @@ def load_average() -> str:
         return "unknown"
 
 
+def _spin(rounds: int) -> float:
+    started = time.perf_counter()
+    total = 0
+    for number in range(rounds):
+        total += number * number
+    return time.perf_counter() - started
+
+
+def effective_cpus(cpus: int, rounds: int = 3_000_000) -> float:
+    """Return how many CPUs' worth of work cpus busy processes get done at once, from 1 to cpus.
+
+    One process runs a fixed loop alone, then cpus processes run it at the
+    same time. On an idle machine the result is close to cpus; other load
+    on the machine lowers it.
+    """
+    context = multiprocessing.get_context("fork") if hasattr(os, "fork") else multiprocessing.get_context()
+    with context.Pool(cpus) as pool:
+        pool.map(_spin, [1000] * cpus)
+        alone = min(pool.apply(_spin, (rounds,)) for _ in range(3))
+        started = time.perf_counter()
+        pool.map(_spin, [rounds] * cpus, chunksize=1)
+        together = time.perf_counter() - started
+    return cpus * alone / together
+
+
 def package_version(name: str) -> str:
     """Return an installed distribution's version, or "not installed"."""
     try:
@@ -85,9 +111,14 @@ def package_version(name: str) -> str:
         return "not installed"
 
 
+def available_cpus() -> int:
+    """Return the number of CPUs this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def machine_rows(terraform_version: str) -> list[tuple[str, str]]:
     """Return (item, value) rows that describe this machine and the software measured."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cpus = available_cpus()
     return [
         ("date (UTC)", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M")),
         ("processor", cpu_model()),

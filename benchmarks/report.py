@@ -152,9 +152,11 @@ sides of a ratio alike.
 def _machine(results: Results) -> str:
     rows = [[item, value] for item, value in results.machine]
     rows.append(["load average (1/5/15 min) before / after", f"{results.load_before} — {results.load_after}"])
+    rows.append(["CPUs' worth of work done in parallel, before / after", results.parallel_cpus])
     note = (
-        "A load average above the number of CPUs means other processes competed for them during the run; "
-        "parallel batches lose more to that than the single-process floor does.\n"
+        "The last row comes from a fixed loop run in one process alone and then in one process per CPU at "
+        "the same time. Below the number of CPUs, other processes used them during the run; parallel "
+        "batches lose more to that than the single-process floor does.\n"
     )
     return "## Machine\n\n" + _table(["item", "value"], rows) + "\n" + note
 
@@ -195,7 +197,9 @@ def _floor_why(results: Results) -> str:
         f"({_seconds(results.startup)}) and compiles the templates ({_seconds(results.compile_seconds)}) once. "
         f"In total the batch spends about {_ms(per_spec_cpu)} of CPU time per spec (slope of CPU time against "
         f"specs), {_ratio(_divide(per_spec_cpu, floor_per_spec))} the floor's, and spreads it over {cpus} CPUs, "
-        "which other processes also used during this run (load average in the machine table)."
+        f"which did {results.parallel_cpus} CPUs' worth of work in parallel during this run because other "
+        "processes used them too (machine table); the one-worker row of the batch table shows what the "
+        "second worker gained."
     )
     budget = FLOOR_RATIO_TARGET * largest.floor - fixed
     if budget > 0 and not math.isnan(per_spec_cpu):
