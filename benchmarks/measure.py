@@ -17,10 +17,15 @@ from typing import Sequence
 
 @dataclass(frozen=True)
 class Run:
-    """One finished command: wall time, CPU time of it and its children, and peak memory."""
+    """One finished command: wall time, CPU time of it and its children, and peak memory.
+
+    cpu is user plus system time; system time is the kernel's work for the
+    command, such as creating files.
+    """
 
     wall: float
     cpu: float
+    system: float
     peak_mib: float
     exit_code: int
 
@@ -40,7 +45,7 @@ def run_command(argv: Sequence[str], *, env: dict[str, str], cwd: Path) -> Run:
     wall = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
     # Linux reports ru_maxrss in KiB.
-    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, process.returncode)
+    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_stime, usage.ru_maxrss / 1024, process.returncode)
 
 
 def median(values: Sequence[float]) -> float:
