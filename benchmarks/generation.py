@@ -256,9 +256,9 @@ class Commands:
         return [sys.executable, "-m", "cookiecutter", "--no-input", "--accept-hooks", "no", "-o", str(output_dir),
                 str(TEMPLATE_ROOT)]
 
-    def run_fresh(self, build_argv: Callable[[Path], list[str]]) -> measure.Run:
-        """Run a command that writes into a new, empty output folder, then delete the folder."""
-        output = Path(tempfile.mkdtemp(prefix="out-", dir=self.work))
+    def run_fresh(self, build_argv: Callable[[Path], list[str]], parent: Path | None = None) -> measure.Run:
+        """Run a command that writes into a new, empty output folder under parent, then delete the folder."""
+        output = Path(tempfile.mkdtemp(prefix="tfscaffold-bench-out-", dir=parent or self.work))
         try:
             return measure.run_command(build_argv(output), env=self.env, cwd=TEMPLATE_ROOT)
         finally:
@@ -287,13 +287,15 @@ class BatchSize:
     """The batch command and the Jinja floor, measured in turn for one number of specs.
 
     For the largest batch, one_worker holds the same command with `-j 1`, to
-    show what the worker processes gain.
+    show what the worker processes gain, and in_memory the same command
+    writing to a tmpfs folder, to show what the disk costs.
     """
 
     count: int
     batch: CommandSeries
     floor_seconds: list[float]
     one_worker: CommandSeries | None = None
+    in_memory: CommandSeries | None = None
 
     @property
     def floor(self) -> float:
@@ -307,9 +309,14 @@ class BatchSize:
 
 
 def measure_batches(
-    commands: Commands, floor: JinjaFloor, folders: dict[int, Path], repeat: int, warmup: int
+    commands: Commands, floor: JinjaFloor, folders: dict[int, Path], repeat: int, warmup: int,
+    memory_folder: Path | None,
 ) -> list[BatchSize]:
-    """Measure `generate --no-validate FOLDER` and the floor for every folder of specs."""
+    """Measure `generate --no-validate FOLDER` and the floor for every folder of specs.
+
+    memory_folder, a folder on tmpfs such as /dev/shm, receives the output of
+    one more series of the largest batch; None skips that series.
+    """
     results = []
     largest = max(folders)
     for count, folder in sorted(folders.items()):
@@ -317,6 +324,8 @@ def measure_batches(
         size = BatchSize(count, CommandSeries(f"generate {count} specs"), [])
         if count == largest:
             size.one_worker = CommandSeries(f"generate {count} specs -j 1")
+            if memory_folder:
+                size.in_memory = CommandSeries(f"generate {count} specs into {memory_folder}")
 
         def batch_argv(output: Path, folder: Path = folder, *options: str) -> list[str]:
             return commands.tfscaffold("generate", str(folder), "-o", str(output), "--no-validate", *options)
@@ -326,11 +335,14 @@ def measure_batches(
             run = commands.run_fresh(batch_argv)
             one_worker = commands.run_fresh(lambda output: batch_argv(output, folder, "-j", "1")) \
                 if size.one_worker else None
+            in_memory = commands.run_fresh(batch_argv, memory_folder) if size.in_memory else None
             if index >= warmup:
                 size.floor_seconds.append(floor_seconds)
                 size.batch.runs.append(run)
                 if one_worker:
                     size.one_worker.runs.append(one_worker)
+                if in_memory:
+                    size.in_memory.runs.append(in_memory)
         results.append(size)
     return results
 
