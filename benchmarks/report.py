@@ -60,6 +60,10 @@ def plot_batches(results: Results, path: Path) -> None:
               label="its CPU time, all processes (median)")
     axes.plot(counts, [size.floor for size in results.batches], marker="s",
               label="floor: Jinja rendering in one process, no files")
+    largest = results.batches[-1]
+    if largest.in_memory and largest.in_memory.runs:
+        axes.plot([largest.count], [largest.in_memory.median("wall")], marker="D", linestyle="none",
+                  label="the same, output on tmpfs (median)")
     if len(counts) >= 2:
         intercept, slope = linear_fit(counts, walls)
         axes.plot([0, max(counts)], [intercept, intercept + slope * max(counts)], linestyle="--", color="grey",
