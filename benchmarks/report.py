@@ -146,11 +146,12 @@ def _introduction(results: Results) -> str:
 
 Written by `python benchmarks/bench.py` (this run: `--sizes {sizes} --repeat {options.repeat} \
 --warmup {options.warmup} --projects {options.projects} --terraform-repeat {options.terraform_repeat}`).
-Commands are timed as whole processes: wall time from start to exit, CPU
-time (user plus system) of the process and the worker processes it waited
-for, and peak memory as the largest resident set of any one of those
-processes, all from the operating system's `wait4`. Every figure is the
-median of the counted runs, after warm-up runs that are not counted. The
+Commands are timed as whole processes. Wall time runs from start to exit.
+CPU time is user plus system time of the process and of the worker processes
+it waited for. Peak memory is the largest resident set of any one of those
+processes. CPU time and peak memory come from the operating system's `wait4`.
+Every figure is the median of the counted runs, after warm-up runs that are
+not counted. The
 floor and the batch command run in turn, as do single generate and
 cookiecutter, so that a change in machine speed during the run affects both
 sides of a ratio alike.
@@ -200,14 +201,15 @@ def _floor_why(results: Results) -> str:
     per_spec_cpu = _batch_cpu_slope(results)
     floor_per_spec = _divide(largest.floor, largest.count)
     text = (
-        f"The floor only renders, {_ms(floor_per_spec)} per spec. Per spec, the batch also does: {listed} "
-        f"(stage table, one core), and each run starts Python and imports its modules "
-        f"({_seconds(results.startup)}) and compiles the templates ({_seconds(results.compile_seconds)}) once. "
-        f"In total the batch spends about {_ms(per_spec_cpu)} of CPU time per spec (slope of CPU time against "
-        f"specs), {_ratio(_divide(per_spec_cpu, floor_per_spec))} the floor's, and spreads it over {cpus} CPUs, "
-        f"which did {results.parallel_cpus} CPUs' worth of work in parallel during this run because other "
-        "processes used them too (machine table); the one-worker row of the batch table shows what the "
-        "second worker gained."
+        f"The floor only renders, {_ms(floor_per_spec)} per spec. Per spec, the batch also does this work "
+        f"(stage table, one core): {listed}. Once per run, it starts Python and imports its modules "
+        f"({_seconds(results.startup)}) and compiles the templates ({_seconds(results.compile_seconds)}). "
+        f"In total the batch spends about {_ms(per_spec_cpu)} of CPU time per spec, "
+        f"{_ratio(_divide(per_spec_cpu, floor_per_spec))} the floor's (slope of CPU time against specs). "
+        f"It spreads that over {cpus} CPUs, but other processes used them too, so they did "
+        f"{results.parallel_cpus} CPUs' worth of work in parallel during this run (machine table). "
+        "The `-j 1` row of the batch table shows what the second worker gained, and the tmpfs row what "
+        "the disk cost."
     )
     budget = FLOOR_RATIO_TARGET * largest.floor - fixed
     if budget > 0 and not math.isnan(per_spec_cpu):
@@ -221,9 +223,10 @@ def _floor_why(results: Results) -> str:
     for item in savings:
         text += (
             f" To {item.step} with {item.alternative} would take {_ms(item.alternative_seconds)} instead of "
-            f"{_ms(item.current_seconds)} per spec, with the same result for these specs; the spec loader "
-            "checks `node.style is None` for plain scalars, which libyaml reports as an empty string, so it "
-            "needs that change and a fallback to the pure-Python loader for its error messages."
+            f"{_ms(item.current_seconds)} per spec, with the same result for these specs. The spec loader "
+            "takes `node.style is None` as the mark of a plain scalar, but libyaml reports an empty string, "
+            "so the loader needs that check changed and a fallback to the pure-Python loader for its error "
+            "messages."
         )
     text += " Writing the files is the other large step, and it is bound by the file system."
     return text
@@ -356,9 +359,9 @@ def _later_project_why(results: Results, scenario) -> str:
     starts = f"starts the provider {terraform.provider_starts} times" if terraform.provider_starts else "starts the provider"
     text = (
         f"The copy is gone, but `terraform validate` costs {_seconds(validate)} in every project, "
-        f"{share:.0f}% of a later project's time: each validate {starts} (counted in its debug log), a "
-        "170 MB binary, and loads the provider schema each time. No cache removes that, because it is work "
-        "per Terraform process, not per provider copy."
+        f"{share:.0f}% of a later project's time. Each validate {starts} (counted in its debug log), and "
+        "the provider is a 170 MB binary that loads its schema each time. No cache removes that, because it "
+        "is work per Terraform process, not per provider copy."
     )
     if scenario.scenario.unpacked_mirror:
         text += (
