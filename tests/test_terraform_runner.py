@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -320,17 +321,28 @@ def test_build_mirror_layout(tmp_path):
         config = provider_mirror.build_mirror(tmp_path)
     except FileNotFoundError as exc:
         pytest.skip(str(exc))
-    provider = (
-        tmp_path
-        / "mirror/registry.terraform.io/hashicorp/aws"
-        / "terraform-provider-aws_3.39.0_linux_amd64.zip"
-    )
+    provider_dir = tmp_path / "mirror/registry.terraform.io/hashicorp/aws"
+    binary = provider_dir / "3.39.0/linux_amd64/terraform-provider-aws_v3.39.0_x5"
 
     assert config == tmp_path / "terraformrc"
-    assert provider.is_file()
-    assert provider.stat().st_size == provider_mirror.provider_zip().stat().st_size
+    assert binary.is_file()
+    assert os.access(binary, os.X_OK)
+    assert not (provider_dir / provider_mirror.PROVIDER_ZIP).exists()
     assert f'path    = "{tmp_path / "mirror"}"' in config.read_text()
     assert provider_mirror.build_mirror(tmp_path) == config
+
+
+def test_build_mirror_packed_layout(tmp_path):
+    try:
+        provider_mirror.build_mirror(tmp_path)
+        provider_mirror.build_mirror(tmp_path, unpacked=False)
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+    provider_dir = tmp_path / "mirror/registry.terraform.io/hashicorp/aws"
+    provider = provider_dir / "terraform-provider-aws_3.39.0_linux_amd64.zip"
+
+    assert provider.stat().st_size == provider_mirror.provider_zip().stat().st_size
+    assert not (provider_dir / "3.39.0").exists()
 
 
 def test_build_mirror_replaces_stale_zip(tmp_path):
@@ -343,9 +355,25 @@ def test_build_mirror_replaces_stale_zip(tmp_path):
     provider.parent.mkdir(parents=True)
     provider.write_bytes(b"truncated")
 
-    provider_mirror.build_mirror(tmp_path)
+    provider_mirror.build_mirror(tmp_path, unpacked=False)
 
     assert provider.stat().st_size == provider_mirror.provider_zip().stat().st_size
+
+
+def test_build_mirror_replaces_partial_unpack(tmp_path):
+    try:
+        provider_mirror.provider_zip()
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+    folder = tmp_path / "mirror" / provider_mirror.PROVIDER_ADDRESS / "3.39.0/linux_amd64"
+    binary = folder / "terraform-provider-aws_v3.39.0_x5"
+    folder.mkdir(parents=True)
+    binary.write_bytes(b"truncated")
+
+    provider_mirror.build_mirror(tmp_path)
+
+    assert binary.stat().st_size > 100_000_000
+    assert [path.name for path in folder.parent.iterdir()] == ["linux_amd64"]
 
 
 def test_mirror_script_prints_export(tmp_path):

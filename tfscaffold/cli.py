@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Sequence
 
 from tfscaffold import __version__
+from tfscaffold.batch import generate_batch, is_single_spec
 from tfscaffold.errors import TfscaffoldError
 from tfscaffold.generate import generate
 from tfscaffold.profiles import explain_profile
@@ -29,13 +30,15 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("spec", type=Path, help="YAML spec file")
     check.set_defaults(handler=_validate)
 
-    gen = commands.add_parser("generate", help="write the Terraform project of a spec")
-    gen.add_argument("spec", type=Path, help="YAML spec file")
-    gen.add_argument("-o", "--output-dir", type=Path, default=Path("."), help="folder to create the project in (default: current folder)")
+    gen = commands.add_parser("generate", help="write the Terraform project of each spec")
+    gen.add_argument("spec", nargs="+", help="YAML spec file, glob pattern such as 'specs/*.yaml', or folder of specs")
+    gen.add_argument("-o", "--output-dir", type=Path, default=Path("."), help="folder to create the projects in (default: current folder)")
     gen.add_argument("--no-validate", action="store_true", help="skip terraform fmt and validate (the templates render formatted code)")
-    gen.add_argument("--force", action="store_true", help="replace an existing project folder")
+    gen.add_argument("--force", action="store_true", help="replace existing project folders")
     gen.add_argument("--policy-check", action="store_true",
                      help="scan the project with checkov and fail on findings policy/checkov-skips.yaml does not accept")
+    gen.add_argument("-j", "--jobs", type=_positive_int, default=None,
+                     help="worker processes for several specs (default: the number of CPUs available)")
     gen.set_defaults(handler=_generate)
     _add_regeneration_commands(commands)
     return parser
@@ -83,7 +86,9 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    spec = validate_file(args.spec)
+    if not is_single_spec(args.spec):
+        return _generate_batch(args)
+    spec = validate_file(args.spec[0])
     target = generate(spec, args.output_dir, validate=not args.no_validate, force=args.force,
                       policy_check=args.policy_check)
     print(f"generated {target}")
@@ -113,6 +118,25 @@ def _run_projects(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(summary_table(results))
     return worst_exit_code(results)
+
+
+def _generate_batch(args: argparse.Namespace) -> int:
+    report = generate_batch(args.spec, args.output_dir, validate=not args.no_validate, force=args.force, jobs=args.jobs)
+    print(report.summary(args.output_dir))
+    if report.failures:
+        sources = ", ".join(outcome.source for outcome in report.failures)
+        print(f"tfscaffold: error: {len(report.failures)} of {len(report.outcomes)} specs failed: {sources}", file=sys.stderr)
+    return report.exit_code
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}; expected a whole number of at least 1")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,6 +14,7 @@ from typing import Any
 
 from tfscaffold.context import spec_to_context
 from tfscaffold.errors import ProjectExistsError, TfscaffoldError
+from tfscaffold.jinja import prime_model_cache
 from tfscaffold.policy import check_policy
 from tfscaffold.project import refresh_base, state_files, write_files
 from tfscaffold.render import default_renderer
@@ -24,22 +25,32 @@ log = logging.getLogger(__name__)
 
 def render_files(spec: dict[str, Any]) -> dict[str, str]:
     """Return every file of the project for a validated spec, state folder included."""
-    files = default_renderer().render(spec_to_context(spec))
+    context = spec_to_context(spec)
+    # The spec is validated already, so the templates need not validate it again.
+    prime_model_cache(context, spec)
+    files = default_renderer().render(context)
     files.update(state_files(spec, files))
     return files
 
 
 def generate(
-    spec: dict[str, Any], output_dir: Path, *, validate: bool = True, force: bool = False, policy_check: bool = False
+    spec: dict[str, Any],
+    output_dir: Path,
+    *,
+    validate: bool = True,
+    force: bool = False,
+    policy_check: bool = False,
+    env_extra: dict[str, str] | None = None,
 ) -> Path:
     """Write the project for a validated spec to output_dir/<project_slug>; return its path.
 
     Rendering, `terraform fmt` and `terraform validate` happen in a temporary
     folder next to the target. The target changes only when all of them pass,
     and then in one rename. With policy_check, checkov scans the project
-    before the rename too. Raise ProjectExistsError when the target exists
-    and force is False, TerraformError when a Terraform step fails and
-    PolicyError when checkov finds a problem the skip file does not accept.
+    before the rename too. env_extra adds environment variables to the
+    Terraform runs. Raise ProjectExistsError when the target exists and force
+    is False, TerraformError when a Terraform step fails and PolicyError when
+    checkov finds a problem the skip file does not accept.
     """
     output_dir = Path(output_dir)
     target = output_dir / spec["project_slug"]
@@ -55,7 +66,7 @@ def generate(
         staging = Path(scratch) / spec["project_slug"]
         write_files(staging, render_files(spec))
         if validate:
-            check_project(staging)
+            check_project(staging, env_extra=env_extra)
             refresh_base(staging)
         else:
             log.warning("skipped terraform fmt and validate (--no-validate)")

@@ -10,10 +10,11 @@ from jinja2 import Environment
 from jinja2.ext import Extension
 
 from tfscaffold.context import context_to_spec
+from tfscaffold.errors import SpecError
 from tfscaffold.hcl import hcl_map_lines, hcl_string, hcl_value
 from tfscaffold.model import build_model
 from tfscaffold.spec import load_spec_text
-from tfscaffold.validation import validate_loaded
+from tfscaffold.validation import apply_defaults, validate_loaded
 
 _MODEL_CACHE: dict[str, dict[str, Any]] = {}
 _MODEL_CACHE_SIZE = 64
@@ -21,16 +22,42 @@ _MODEL_CACHE_SIZE = 64
 
 def model_from_context(context: dict[str, Any]) -> dict[str, Any]:
     """Validate a cookiecutter context and return its template model; raise SpecError."""
-    key = json.dumps(context, sort_keys=True, default=str)
+    key = _cache_key(context)
     model = _MODEL_CACHE.get(key)
     if model is None:
         spec = context_to_spec(dict(context))
         loaded = load_spec_text(json.dumps(spec), "cookiecutter context")
         model = build_model(validate_loaded(loaded))
-        if len(_MODEL_CACHE) >= _MODEL_CACHE_SIZE:
-            _MODEL_CACHE.clear()
-        _MODEL_CACHE[key] = model
+        _store_model(key, model)
     return model
+
+
+def prime_model_cache(context: dict[str, Any], spec: dict[str, Any]) -> bool:
+    """Store the template model of context, built from an already validated spec; return whether it was stored.
+
+    The model is built from the spec that the context converts back to, as
+    model_from_context builds it, but without validating that spec again.
+    This is safe only when the converted spec equals the validated spec, so
+    in any other case nothing is stored and the templates validate as before.
+    """
+    try:
+        converted = apply_defaults(context_to_spec(dict(context)))
+    except SpecError:
+        return False
+    if converted != spec:
+        return False
+    _store_model(_cache_key(context), build_model(converted))
+    return True
+
+
+def _cache_key(context: dict[str, Any]) -> str:
+    return json.dumps(context, sort_keys=True, default=str)
+
+
+def _store_model(key: str, model: dict[str, Any]) -> None:
+    if len(_MODEL_CACHE) >= _MODEL_CACHE_SIZE:
+        _MODEL_CACHE.clear()
+    _MODEL_CACHE[key] = model
 
 
 class TfscaffoldExtension(Extension):

@@ -204,6 +204,26 @@ def validate(
 
     Raises TerraformError with Terraform's diagnostics when a step fails.
     """
+    steps = [("init", INIT_ARGS), ("validate", VALIDATE_ARGS)]
+    _run_in_scratch_copy(tf, project_dir, steps, env_extra)
+
+
+def install_providers(
+    tf: Terraform, project_dir: Path, *, env_extra: dict[str, str] | None = None
+) -> None:
+    """Run init on a scratch copy of project_dir, which fills the plugin cache that env_extra names.
+
+    Raises TerraformError with Terraform's diagnostics when init fails.
+    """
+    _run_in_scratch_copy(tf, project_dir, [("init", INIT_ARGS)], env_extra)
+
+
+def _run_in_scratch_copy(
+    tf: Terraform,
+    project_dir: Path,
+    steps: list[tuple[str, list[str]]],
+    env_extra: dict[str, str] | None,
+) -> None:
     project_dir = Path(project_dir).resolve()
     env = terraform_env(env_extra)
     with tempfile.TemporaryDirectory(prefix="tfscaffold-") as scratch:
@@ -213,7 +233,7 @@ def validate(
         # NOTE: module sources outside project_dir, such as ../modules/app,
         # are not copied, so init fails on them.
         shutil.copytree(project_dir, work_dir, ignore=SCRATCH_IGNORE)
-        for step, args in (("init", INIT_ARGS), ("validate", VALIDATE_ARGS)):
+        for step, args in steps:
             code, output = tf.run(args, cwd=work_dir, env=env)
             output = _replace_path(output, work_dir, project_dir)
             if code != 0:
@@ -228,12 +248,18 @@ def _replace_path(text: str, scratch_dir: Path, project_dir: Path) -> str:
 
 
 def check_project(
-    project_dir: Path, *, validate_project: bool = True, tf: Terraform | None = None
+    project_dir: Path,
+    *,
+    validate_project: bool = True,
+    tf: Terraform | None = None,
+    env_extra: dict[str, str] | None = None,
 ) -> Terraform:
     """Format project_dir, then validate it unless validate_project is False.
 
-    Returns the Terraform used. Raises TerraformNotFoundError when no Terraform
-    is available and TerraformError when a step fails.
+    env_extra adds environment variables to init and validate, such as
+    TF_PLUGIN_CACHE_DIR. Returns the Terraform used. Raises
+    TerraformNotFoundError when no Terraform is available and TerraformError
+    when a step fails.
     """
     tf = tf or find_terraform()
     label = f"{tf.name} {tf.version()}"
@@ -243,5 +269,5 @@ def check_project(
         log.debug("formatted %s", ", ".join(changed))
     if validate_project:
         log.info("terraform init and validate (%s)", label)
-        validate(tf, project_dir)
+        validate(tf, project_dir, env_extra=env_extra)
     return tf
