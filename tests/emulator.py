@@ -295,6 +295,10 @@ def inventory(server: MotoServer) -> dict[str, set[str]]:
     found["db_snapshot"] = {item["DBSnapshotIdentifier"] for item in rds.describe_db_snapshots()["DBSnapshots"]}
     found["db_subnet_group"] = {
         item["DBSubnetGroupName"] for item in rds.describe_db_subnet_groups()["DBSubnetGroups"]}
+    found["db_cluster_parameter_group"] = {
+        item["DBClusterParameterGroupName"]
+        for item in rds.describe_db_cluster_parameter_groups()["DBClusterParameterGroups"]}
+    found["flow_log"] = {item["FlowLogId"] for item in ec2.describe_flow_logs()["FlowLogs"]}
 
     found.update(_ecs_inventory(server.client("ecs")))
 

@@ -71,6 +71,8 @@ INVENTORY_KEYS = {
     "aws_rds_cluster": ("db_cluster", "id"),
     "aws_rds_cluster_instance": ("db_instance", "id"),
     "aws_db_subnet_group": ("db_subnet_group", "id"),
+    "aws_rds_cluster_parameter_group": ("db_cluster_parameter_group", "id"),
+    "aws_flow_log": ("flow_log", "id"),
     "aws_ecs_cluster": ("ecs_cluster", "name"),
     "aws_ecs_service": ("ecs_service", "id"),
     "aws_ecs_task_definition": ("task_definition", "arn"),
@@ -93,6 +95,7 @@ NOT_LISTED = {
     "aws_route_table_association": "a link between a listed subnet and route table",
     "aws_security_group_rule": "a rule of its security group",
     "aws_iam_role_policy": "an inline policy of its role, checked by test_execution_role_reads_only_own_secrets",
+    "aws_iam_role_policy_attachment": "an AWS managed policy attached to a listed role",
 }
 
 # Attributes that name a resource in a namespace of the account and region.
