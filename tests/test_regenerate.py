@@ -608,3 +608,28 @@ def test_render_is_unchanged_by_migration():
 
     renderer = Renderer()
     assert renderer.render(spec_to_context(validated(v1))) == renderer.render(spec_to_context(validated(data)))
+
+
+# Damaged or hostile state folders --------------------------------------------
+
+
+@pytest.mark.usefixtures("no_terraform")
+def test_stray_base_files_ignored(tmp_path, capsys):
+    project = make_project(tmp_path)
+    base_dir = project / ".tfscaffold" / "base"
+    (base_dir / ".gitkeep").write_text("")
+    (base_dir / "notes.txt").write_text("kept by hand\n")
+    (base_dir / ".base").write_text("no file name\n")
+    assert run_cli(capsys, "check", str(project))[0] == 0
+    edit(project / ".tfscaffold" / "spec.yaml", "max_capacity: 6", "max_capacity: 8")
+
+    code, out, err = run_cli(capsys, "regenerate", str(project), "--no-validate")
+
+    assert code == 0, err
+    assert "updated" in out
+    assert (project / "autoscaling.tf").read_text().count("max_capacity       = 8") == 2
+    assert (base_dir / ".gitkeep").read_text() == ""
+    assert (base_dir / "notes.txt").read_text() == "kept by hand\n"
+    assert (base_dir / ".base").is_file()
+    assert not (project / ".gitkeep").exists()
+    assert run_cli(capsys, "check", str(project))[0] == 0

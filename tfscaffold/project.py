@@ -16,17 +16,20 @@ for part of the configuration.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import stat
 import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Iterable
 
 from tfscaffold.context import minimal_spec
 from tfscaffold.errors import ProjectError
 from tfscaffold.spec import dump_spec
+
+log = logging.getLogger(__name__)
 
 STATE_DIR = ".tfscaffold"
 SPEC_FILE = "spec.yaml"
@@ -78,8 +81,23 @@ def state_files(spec: dict[str, Any], rendered: dict[str, str]) -> dict[str, str
 
 
 def read_base(base_dir: Path) -> dict[str, str]:
-    """Read a base folder as {project-relative path: text}, dropping the `.base` suffix."""
-    return {relative.removesuffix(BASE_SUFFIX): text for relative, text in read_tree(base_dir).items()}
+    """Read a base folder as {project-relative path: text}, dropping the `.base` suffix.
+
+    A file whose name does not end in `.base`, such as `.gitkeep` or the
+    temporary file of an interrupted write, is not a base copy. It is left
+    out and logged at debug level, so no later step reads or deletes it.
+    """
+    base = {}
+    ignored = []
+    for relative, text in read_tree(base_dir).items():
+        name = PurePosixPath(relative).name
+        if name.endswith(BASE_SUFFIX) and name != BASE_SUFFIX:
+            base[relative.removesuffix(BASE_SUFFIX)] = text
+        else:
+            ignored.append(relative)
+    if ignored:
+        log.debug("ignored files in %s without the %s suffix: %s", base_dir, BASE_SUFFIX, ", ".join(ignored))
+    return base
 
 
 def _base_files(base: dict[str, str]) -> dict[str, str]:
