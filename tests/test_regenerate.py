@@ -633,3 +633,123 @@ def test_stray_base_files_ignored(tmp_path, capsys):
     assert (base_dir / ".base").is_file()
     assert not (project / ".gitkeep").exists()
     assert run_cli(capsys, "check", str(project))[0] == 0
+
+
+def write_manifest(project: Path, manifest: object) -> Path:
+    pending = project / ".tfscaffold" / "pending"
+    pending.mkdir(parents=True, exist_ok=True)
+    path = pending / "manifest.json"
+    path.write_text(json.dumps(manifest))
+    return path
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["../../victim.txt", "{outside}/victim.txt", "ok/../../../victim.txt", "./alb.tf", ".tfscaffold/spec.yaml", ""],
+    ids=["parent", "absolute", "inner-parent", "not-normal", "state-folder", "empty"],
+)
+@pytest.mark.parametrize("text", ["written by --abort\n", None], ids=["write", "delete"])
+def test_abort_rejects_bad_manifest_path(tmp_path, capsys, path, text):
+    project = make_project(tmp_path)
+    outside = tmp_path / "projects"
+    victim = outside / "victim.txt"
+    victim.write_text("keep\n")
+    manifest = write_manifest(project, {
+        "conflicts": [], "undo_evidence": [], "originals": {path.format(outside=outside): text},
+    })
+    before = snapshot(tmp_path)
+
+    code, _, err = run_cli(capsys, "regenerate", str(project), "--abort")
+
+    assert code == 2
+    assert f"{manifest}: invalid manifest of a regeneration with conflicts: originals: invalid path" in err
+    assert "restore the files it changed from version control" in err
+    assert snapshot(tmp_path) == before
+
+
+def test_abort_rejects_linked_folder(tmp_path, capsys):
+    project = make_project(tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "victim.tf").write_text("keep\n")
+    (project / "linked").symlink_to(outside)
+    write_manifest(project, {"conflicts": [], "undo_evidence": [], "originals": {
+        "alb.tf": "# restored\n", "linked/victim.tf": None, "linked/new.tf": "# written\n",
+    }})
+    before = snapshot(tmp_path)
+
+    code, _, err = run_cli(capsys, "regenerate", str(project), "--abort")
+
+    assert code == 2
+    assert f"{project / 'linked'}: is a symbolic link on the path of the generated file linked/" in err
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    "manifest, problem",
+    [
+        ([], "expected a JSON object, got list"),
+        ({"conflicts": [], "originals": {}}, "missing key 'undo_evidence'"),
+        ({"conflicts": [], "undo_evidence": [], "originals": {"alb.tf": 7}}, "originals['alb.tf']: expected text or null, got int 7"),
+        ({"conflicts": [], "undo_evidence": [], "originals": ["alb.tf"]}, "originals: expected an object of path to text, got list"),
+        ({"conflicts": [3], "undo_evidence": [], "originals": {}}, "conflicts: expected a path as a string, got int 3"),
+        ({"conflicts": "alb.tf", "undo_evidence": [], "originals": {}}, "conflicts: expected a list of paths, got str"),
+        ({"conflicts": ["alb.tf"], "undo_evidence": [], "originals": {}}, "conflicts: 'alb.tf' is not among the originals"),
+        ({"conflicts": [], "undo_evidence": [None], "originals": {}}, "undo_evidence: expected a path as a string, got NoneType None"),
+    ],
+    ids=["list", "missing-key", "int-original", "originals-list", "int-conflict", "conflicts-text", "unknown-conflict",
+         "null-evidence"],
+)
+@pytest.mark.parametrize("command", [["regenerate", "--no-validate"], ["check"], ["diff"], ["regenerate", "--abort"]],
+                         ids=["regenerate", "check", "diff", "abort"])
+def test_manifest_types_checked(tmp_path, capsys, manifest, problem, command):
+    project = make_project(tmp_path)
+    path = write_manifest(project, manifest)
+    before = snapshot(project)
+
+    code, _, err = run_cli(capsys, command[0], str(project), *command[1:])
+
+    assert code == 2
+    assert f"{path}: invalid manifest of a regeneration with conflicts: {problem}." in err
+    assert "Traceback" not in err
+    assert snapshot(project) == before
+
+
+def test_manifest_invalid_json(tmp_path, capsys):
+    project = make_project(tmp_path)
+    path = write_manifest(project, {})
+    path.write_text("{not json")
+
+    code, _, err = run_cli(capsys, "regenerate", str(project), "--abort")
+
+    assert code == 2
+    assert f"{path}: invalid manifest of a regeneration with conflicts: Expecting property name" in err
+
+
+def test_linked_state_folder_rejected(tmp_path, capsys):
+    project = make_project(tmp_path)
+    outside = tmp_path / "outside-base"
+    shutil.move(project / ".tfscaffold" / "base", outside)
+    (project / ".tfscaffold" / "base").symlink_to(outside)
+    edit(project / ".tfscaffold" / "spec.yaml", "max_capacity: 6", "max_capacity: 8")
+    before = snapshot(outside)
+
+    code, _, err = run_cli(capsys, "regenerate", str(project), "--no-validate")
+
+    assert code == 2
+    assert f"{project / '.tfscaffold' / 'base'}: is a symbolic link; .tfscaffold/ may contain only regular files" in err
+    assert snapshot(outside) == before
+    assert (project / "autoscaling.tf").read_text().count("max_capacity       = 6") == 2
+
+
+def test_base_entry_in_state_folder_rejected(tmp_path, capsys):
+    project = make_project(tmp_path)
+    entry = project / ".tfscaffold" / "base" / ".tfscaffold" / "spec.yaml.base"
+    entry.parent.mkdir()
+    entry.write_text((project / ".tfscaffold" / "spec.yaml").read_text())
+
+    code, _, err = run_cli(capsys, "regenerate", str(project), "--no-validate")
+
+    assert code == 2
+    assert f"{entry}: invalid path '.tfscaffold/spec.yaml': tfscaffold generates no file in .tfscaffold/; delete this file" in err
+    assert (project / ".tfscaffold" / "spec.yaml").is_file()

@@ -14,7 +14,7 @@ import logging
 import shutil
 import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from tfscaffold.context import spec_to_context
@@ -25,6 +25,8 @@ from tfscaffold.project import (
     STATE_DIR,
     PendingMerge,
     ProjectState,
+    check_relative_path,
+    project_file,
     read_state,
     read_text,
     read_tree,
@@ -128,9 +130,10 @@ def _load_stored_spec(text: str, path: Path) -> dict[str, Any]:
 def _render(renderer: Renderer, spec: dict[str, Any]) -> dict[str, str]:
     files = renderer.render(spec_to_context(spec))
     for relative in files:
-        parts = PurePosixPath(relative).parts
-        if PurePosixPath(relative).is_absolute() or ".." in parts or parts[0] == STATE_DIR:
-            raise ProjectError(f"the templates render a file outside the project or in {STATE_DIR}/: {relative}")
+        try:
+            check_relative_path(relative)
+        except ValueError as error:
+            raise ProjectError(f"the templates render a file tfscaffold cannot write: {error}") from None
     return files
 
 
@@ -144,7 +147,7 @@ def _resolve_pending(
     if _is_abandoned(project, pending):
         note = "dropped the pending regeneration: every file it changed is back to its content before it"
         return state.base, state.spec_text, None, [note]
-    unresolved = [path for path in pending.conflicts if _has_markers(project / path)]
+    unresolved = [path for path in pending.conflicts if _has_markers(project_file(project, path))]
     if unresolved:
         raise UnresolvedConflictError(
             f"{project}: conflict markers remain in {', '.join(unresolved)}; resolve them and rerun "
@@ -162,7 +165,7 @@ def _is_abandoned(project: Path, pending: PendingMerge) -> bool:
     """
     if not pending.undo_evidence:
         return False
-    return all(_read_optional(project / path) == text for path, text in pending.originals.items())
+    return all(_read_optional(project_file(project, path)) == text for path, text in pending.originals.items())
 
 
 def _has_markers(path: Path) -> bool:
@@ -178,7 +181,7 @@ def _read_optional(path: Path) -> str | None:
 
 def _plan_file(plan: Plan, relative: str, base: str | None, theirs: str | None) -> None:
     """Decide what happens to one generated file; see the module docstring for the roles."""
-    ours = _read_optional(plan.project / relative)
+    ours = _read_optional(project_file(plan.project, relative))
     if ours is not None and "\r\n" in ours:
         # Merge with LF line endings, as rendered, and restore CRLF on writing,
         # so a checkout with core.autocrlf does not look edited on every line.
@@ -285,13 +288,13 @@ def _copy_project(project: Path, staging: Path) -> None:
 
 def _write_project(plan: Plan, writes: dict[str, str]) -> None:
     for relative, text in writes.items():
-        path = plan.project / relative
+        path = project_file(plan.project, relative)
         if relative in plan.crlf:
             text = text.replace("\r\n", "\n").replace("\n", "\r\n")
         if _read_optional(path) != text:
             replace_file(path, text)
     for relative in plan.removed:
-        (plan.project / relative).unlink(missing_ok=True)
+        project_file(plan.project, relative).unlink(missing_ok=True)
 
 
 def abort_pending(project: Path) -> list[str]:
@@ -303,8 +306,10 @@ def abort_pending(project: Path) -> list[str]:
     pending = read_state(project).pending
     if pending is None:
         return []
+    # Check every path before the first write, so a bad entry leaves the project untouched.
+    paths = {relative: project_file(project, relative) for relative in pending.originals}
     for relative, text in pending.originals.items():
-        path = project / relative
+        path = paths[relative]
         if text is None:
             path.unlink(missing_ok=True)
         elif _read_optional(path) != text:
