@@ -753,3 +753,81 @@ def test_base_entry_in_state_folder_rejected(tmp_path, capsys):
     assert code == 2
     assert f"{entry}: invalid path '.tfscaffold/spec.yaml': tfscaffold generates no file in .tfscaffold/; delete this file" in err
     assert (project / ".tfscaffold" / "spec.yaml").is_file()
+
+
+# Links and folders outside the project ----------------------------------------
+
+
+UNFORMATTED_LOCALS = 'locals {\nteam="core"\n}\n'
+
+
+@pytest.mark.parametrize("command", [["regenerate", "--no-validate"], ["check"], ["diff"]])
+@pytest.mark.parametrize("relative", [True, False], ids=["relative-link", "absolute-link"])
+def test_linked_generated_file_rejected(tmp_path, capsys, command, relative):
+    project = make_project(tmp_path)
+    shared = tmp_path / "shared" / "variables.tf"
+    shared.parent.mkdir()
+    shutil.move(project / "variables.tf", shared)
+    target = Path("../../shared/variables.tf") if relative else shared
+    (project / "variables.tf").symlink_to(target)
+    edit(project / ".tfscaffold" / "spec.yaml", "max_capacity: 6", "max_capacity: 8")
+    shared_before = shared.read_bytes()
+
+    code, _, err = run_cli(capsys, command[0], str(project), *command[1:])
+
+    assert code == 2
+    assert f"{project / 'variables.tf'}: is a symbolic link on the path of the generated file variables.tf" in err
+    assert "replace the link with a regular file" in err
+    assert shared.read_bytes() == shared_before
+    assert (project / "variables.tf").is_symlink()
+    assert (project / "autoscaling.tf").read_text().count("max_capacity       = 6") == 2
+
+
+@pytest.mark.usefixtures("offline_terraform")
+def test_validation_copy_follows_links(tmp_path, capsys):
+    project = make_project(tmp_path)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "common.tf").write_text(UNFORMATTED_LOCALS)
+    (shared / "policy.json").write_text("{}\n")
+    (project / "common.tf").symlink_to(shared / "common.tf")
+    (project / "policy.json").symlink_to("../../shared/policy.json")
+    (project / "loop").symlink_to(".")
+    (project / "missing.txt").symlink_to("../../shared/missing.txt")
+    (project / "policy.tf").write_text('output "policy" {\n  value = file("${path.module}/policy.json")\n}\n')
+    edit(project / ".tfscaffold" / "spec.yaml", "max_capacity: 6", "max_capacity: 8")
+
+    code, out, err = run_cli(capsys, "regenerate", str(project))
+
+    assert code == 0, err
+    assert "updated" in out
+    assert (shared / "common.tf").read_text() == UNFORMATTED_LOCALS
+    assert (project / "common.tf").is_symlink()
+    assert (project / "policy.json").is_symlink()
+    assert (project / "autoscaling.tf").read_text().count("max_capacity       = 8") == 2
+    assert sorted(p.name for p in project.parent.iterdir()) == ["payment-service-test"]
+
+
+@pytest.mark.usefixtures("offline_terraform")
+def test_sibling_module_validates(tmp_path, capsys):
+    project = make_project(tmp_path)
+    module = tmp_path / "projects" / "modules" / "extra"
+    module.mkdir(parents=True)
+    (module / "main.tf").write_text('variable "n" {\n  type = string\n}\n')
+    (project / "extra.tf").write_text('module "extra" {\n  source = "../modules/extra"\n  n      = "x"\n}\n')
+    edit(project / ".tfscaffold" / "spec.yaml", "max_capacity: 6", "max_capacity: 8")
+
+    code, _, err = run_cli(capsys, "regenerate", str(project))
+
+    assert code == 0, err
+    assert (project / "autoscaling.tf").read_text().count("max_capacity       = 8") == 2
+    assert sorted(p.name for p in project.parent.iterdir()) == ["modules", "payment-service-test"]
+
+    (project / "extra.tf").write_text('module "extra" {\n  source = "../modules/extra"\n}\n')
+    edit(project / ".tfscaffold" / "spec.yaml", "max_capacity: 8", "max_capacity: 9")
+
+    code, _, err = run_cli(capsys, "regenerate", str(project))
+
+    assert code == 1
+    assert 'The argument "n" is required' in err
+    assert (project / "autoscaling.tf").read_text().count("max_capacity       = 8") == 2

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 import logging
-import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +38,7 @@ from tfscaffold.project import (
 )
 from tfscaffold.render import Renderer, default_renderer
 from tfscaffold.spec import load_spec_file, load_spec_text
-from tfscaffold.terraform import SCRATCH_IGNORE, check_project, find_terraform, fmt
+from tfscaffold.terraform import check_project, find_terraform, fmt, scratch_copy
 from tfscaffold.validation import validate_loaded
 
 log = logging.getLogger(__name__)
@@ -257,33 +256,25 @@ def apply_plan(plan: Plan, *, validate: bool = True) -> None:
 def _format_and_validate(plan: Plan) -> tuple[dict[str, str], dict[str, str]]:
     """Return the plan's writes and render after `terraform fmt`.
 
-    The merged project is validated too, unless the plan has conflicts.
+    The merged project is validated too, unless the plan has conflicts. It is
+    assembled in a scratch copy of the project (see scratch_copy), so Terraform
+    writes nothing into the project or through its links.
     """
     tf = find_terraform()
     with tempfile.TemporaryDirectory(prefix="tfscaffold-regenerate-") as scratch:
         render_dir = Path(scratch) / "render"
         write_files(render_dir, plan.render)
         fmt(tf, render_dir)
-        writes = plan.writes
-        if not plan.conflicts and (plan.changes_files or plan.concluded is not None):
-            staging = Path(scratch) / "merged" / plan.project.name
-            _copy_project(plan.project, staging)
+        render = read_tree(render_dir)
+    writes = plan.writes
+    if not plan.conflicts and (plan.changes_files or plan.concluded is not None):
+        with scratch_copy(plan.project, skip=[STATE_DIR]) as staging:
             write_files(staging, plan.writes)
             for relative in plan.removed:
                 (staging / relative).unlink()
-            check_project(staging, tf=tf)
+            check_project(staging, tf=tf, copy_of=plan.project)
             writes = {relative: read_text(staging / relative) for relative in plan.writes}
-        return writes, read_tree(render_dir)
-
-
-def _copy_project(project: Path, staging: Path) -> None:
-    def ignore(directory: str, names: list[str]) -> set[str]:
-        ignored = set(SCRATCH_IGNORE(directory, names))
-        if Path(directory) == project:
-            ignored.add(STATE_DIR)
-        return ignored
-
-    shutil.copytree(project, staging, ignore=ignore, symlinks=True)
+    return writes, render
 
 
 def _write_project(plan: Plan, writes: dict[str, str]) -> None:
