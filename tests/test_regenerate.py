@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tfscaffold import terraform
+from tfscaffold import regenerate, terraform
 from tfscaffold.cli import main
 from tfscaffold.context import spec_to_context
 from tfscaffold.errors import SpecError, TerraformNotFoundError
@@ -831,3 +831,123 @@ def test_sibling_module_validates(tmp_path, capsys):
     assert code == 1
     assert 'The argument "n" is required' in err
     assert (project / "autoscaling.tf").read_text().count("max_capacity       = 8") == 2
+
+
+# Interrupted regenerations ------------------------------------------------------
+
+
+def interrupt_write(monkeypatch, function: str, call: int) -> None:
+    """Make the given call of a file-writing function in tfscaffold.regenerate raise KeyboardInterrupt."""
+    real = getattr(regenerate, function)
+    calls = []
+
+    def interrupted(*args):
+        calls.append(args)
+        if len(calls) == call:
+            raise KeyboardInterrupt(f"simulated Ctrl-C in call {call} of {function}")
+        return real(*args)
+
+    monkeypatch.setattr(regenerate, function, interrupted)
+
+
+def interrupted_conflict(tmp_path, monkeypatch, function: str, call: int) -> tuple[Path, Path, dict[str, bytes]]:
+    """Return a project whose conflicted regeneration was interrupted, the new spec and the files before."""
+    project, new_spec = conflicting_project(tmp_path)
+    before = snapshot(project)
+    plan = regenerate.plan_regeneration(project, spec_file=new_spec)
+    assert list(plan.writes) == ["README.md", "autoscaling.tf", "cloudwatch.tf"]
+    assert plan.conflicts == ["autoscaling.tf"]
+    with monkeypatch.context() as patch:
+        interrupt_write(patch, function, call)
+        with pytest.raises(KeyboardInterrupt):
+            regenerate.apply_plan(plan, validate=False)
+    return project, new_spec, before
+
+
+@pytest.mark.parametrize("command", ["regenerate", "check", "diff"])
+def test_half_written_conflict_reported(tmp_path, capsys, monkeypatch, command):
+    project, _, before = interrupted_conflict(tmp_path, monkeypatch, "replace_file", 2)
+    half_written = snapshot(project)
+    assert half_written != before
+
+    code, out, err = run_cli(capsys, command, str(project), *(["--no-validate"] if command == "regenerate" else []))
+
+    assert code == 1
+    assert "failed" in (out + err)
+    assert "was interrupted before it wrote all its files (not written: " in err
+    assert "Run tfscaffold regenerate --abort to restore every file it changed" in err
+    assert snapshot(project) == half_written
+
+
+def test_half_written_conflict_aborted(tmp_path, capsys, monkeypatch):
+    project, new_spec, before = interrupted_conflict(tmp_path, monkeypatch, "replace_file", 2)
+
+    code, out, err = run_cli(capsys, "regenerate", str(project), "--abort")
+
+    assert code == 0, err
+    assert "aborted" in out
+    assert snapshot(project) == before
+
+    code, _, err = run_cli(capsys, "regenerate", str(project), "--spec", str(new_spec), "--no-validate")
+
+    assert code == 1
+    assert "conflict markers written to autoscaling.tf" in err
+
+
+def test_half_written_conflict_edited_later(tmp_path, capsys, monkeypatch):
+    project, _, _ = interrupted_conflict(tmp_path, monkeypatch, "replace_file", 3)
+    autoscaling = project / "autoscaling.tf"
+    resolved = re.sub(r"<<<<<<< .*?>>>>>>> new render\n", "  max_capacity       = 8\n", autoscaling.read_text(), flags=re.S)
+    autoscaling.write_text(resolved)
+
+    code, _, err = run_cli(capsys, "regenerate", str(project), "--no-validate")
+
+    assert code == 1
+    assert "(not written: cloudwatch.tf; changed since: autoscaling.tf)" in err
+    assert (project / ".tfscaffold" / "pending" / "manifest.json").is_file()
+    assert "max_capacity: 6" in (project / ".tfscaffold" / "spec.yaml").read_text()
+
+
+def test_conflict_interrupted_before_writing(tmp_path, capsys, monkeypatch):
+    project, _, before = interrupted_conflict(tmp_path, monkeypatch, "replace_file", 1)
+    assert (project / ".tfscaffold" / "pending" / "manifest.json").is_file()
+
+    code, _, err = run_cli(capsys, "regenerate", str(project), "--no-validate")
+
+    assert code == 0, err
+    assert "dropped the pending regeneration: it was interrupted before it changed any file" in err
+    assert snapshot(project) == before
+
+
+def test_conflict_interrupted_after_writing(tmp_path, capsys, monkeypatch):
+    project, _, _ = interrupted_conflict(tmp_path, monkeypatch, "mark_pending_complete", 1)
+    manifest = json.loads((project / ".tfscaffold" / "pending" / "manifest.json").read_text())
+    assert manifest["complete"] is False
+
+    code, _, err = run_cli(capsys, "regenerate", str(project), "--no-validate")
+    assert code == 1
+    assert "conflict markers remain in autoscaling.tf" in err
+
+    autoscaling = project / "autoscaling.tf"
+    autoscaling.write_text(keep_my_side(autoscaling.read_text()))
+    code, _, err = run_cli(capsys, "regenerate", str(project), "--no-validate")
+
+    assert code == 0, err
+    assert "recorded the pending regeneration" in err
+    assert "max_capacity: 7" in (project / ".tfscaffold" / "spec.yaml").read_text()
+    assert run_cli(capsys, "check", str(project))[0] == 0
+
+
+def test_conflict_marks_manifest_complete(tmp_path, capsys):
+    project, new_spec = conflicting_project(tmp_path)
+    before = snapshot(project)
+
+    run_cli(capsys, "regenerate", str(project), "--spec", str(new_spec), "--no-validate")
+
+    manifest = json.loads((project / ".tfscaffold" / "pending" / "manifest.json").read_text())
+    assert manifest["complete"] is True
+    assert sorted(manifest["results"]) == sorted(manifest["originals"])
+    for path, text in manifest["results"].items():
+        assert (project / path).read_text() == text
+    for path, text in manifest["originals"].items():
+        assert before[path].decode() == text

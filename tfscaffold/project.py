@@ -56,6 +56,12 @@ class PendingMerge:
     # Files that cannot return to their text before the run by resolving
     # conflicts alone, so finding them all back there means the user undid it.
     undo_evidence: list[str] = field(default_factory=list)
+    # The text the run writes to each file in originals, or None for a file it
+    # removes. Manifests written before this field existed have none.
+    results: dict[str, str | None] = field(default_factory=dict)
+    # False from before the run's first file write until after its last one,
+    # so a run that was interrupted in between can be told apart.
+    complete: bool = True
 
 
 @dataclass
@@ -251,6 +257,16 @@ def _parse_manifest(manifest: object) -> PendingMerge:
         base={},
         undo_evidence=_parse_paths(manifest, "undo_evidence", originals),
     )
+    if "results" in manifest:
+        pending.results = _parse_texts(manifest, "results")
+        if pending.results.keys() != originals.keys():
+            raise ValueError("results: expected the same paths as originals")
+    complete = manifest.get("complete", True)
+    if not isinstance(complete, bool):
+        raise ValueError(f"complete: expected true or false, got {type(complete).__name__} {reprlib.repr(complete)}")
+    if not complete and "results" not in manifest:
+        raise ValueError("complete is false, so the manifest needs results")
+    pending.complete = complete
     return pending
 
 
@@ -289,16 +305,32 @@ def write_pending(project_dir: Path, pending: PendingMerge) -> None:
     """Record a conflicted regeneration in `.tfscaffold/pending/`, replacing the folder in one rename."""
     state_dir = project_dir / STATE_DIR
     target = state_dir / PENDING_DIR
-    manifest = {"conflicts": pending.conflicts, "originals": pending.originals, "undo_evidence": pending.undo_evidence}
     with tempfile.TemporaryDirectory(prefix=".pending-", dir=state_dir) as scratch:
         staging = Path(scratch) / PENDING_DIR
-        files = {MANIFEST_FILE: json.dumps(manifest, indent=2, sort_keys=True) + "\n"}
+        files = {MANIFEST_FILE: _manifest_text(pending)}
         files.update(_base_files(pending.base))
         if pending.spec_text is not None:
             files[SPEC_FILE] = pending.spec_text
         write_files(staging, files)
         remove_pending(project_dir)
         os.replace(staging, target)
+
+
+def mark_pending_complete(project_dir: Path, pending: PendingMerge) -> None:
+    """Record in the manifest that the pending regeneration has written all its files."""
+    pending.complete = True
+    replace_file(project_dir / STATE_DIR / PENDING_DIR / MANIFEST_FILE, _manifest_text(pending))
+
+
+def _manifest_text(pending: PendingMerge) -> str:
+    manifest = {
+        "conflicts": pending.conflicts,
+        "originals": pending.originals,
+        "undo_evidence": pending.undo_evidence,
+        "results": pending.results,
+        "complete": pending.complete,
+    }
+    return json.dumps(manifest, indent=2, sort_keys=True) + "\n"
 
 
 def remove_pending(project_dir: Path) -> None:

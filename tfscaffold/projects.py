@@ -18,7 +18,15 @@ from typing import Callable, TextIO
 
 from tfscaffold.errors import ProjectError, TfscaffoldError, UnresolvedConflictError
 from tfscaffold.project import SPEC_FILE, STATE_DIR
-from tfscaffold.regenerate import Plan, abort_pending, apply_plan, migrate_stored_spec, plan_regeneration, unified_diff
+from tfscaffold.regenerate import (
+    Plan,
+    abort_pending,
+    apply_plan,
+    migrate_stored_spec,
+    plan_regeneration,
+    record_finished_writes,
+    unified_diff,
+)
 from tfscaffold.render import Renderer
 
 STATUS_EXIT_CODES = {
@@ -174,6 +182,7 @@ def _result_from_plan(project: Path, plan: Plan, status: str) -> ProjectResult:
 
 def regenerate_project(project: Path, options: RunOptions) -> ProjectResult:
     """Regenerate one project and return what changed."""
+    record_finished_writes(project)
     plan = plan_regeneration(project, spec_file=options.spec_file, write_spec=options.write_spec,
                              renderer=options.renderer)
     apply_plan(plan, validate=options.validate)

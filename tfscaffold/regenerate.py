@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tfscaffold.context import spec_to_context
-from tfscaffold.errors import ProjectError, UnresolvedConflictError
+from tfscaffold.errors import InterruptedRegenerationError, ProjectError, UnresolvedConflictError
 from tfscaffold.merge import has_conflict_markers, merge_texts
 from tfscaffold.migrations import CURRENT_SPEC_VERSION
 from tfscaffold.project import (
@@ -25,6 +25,7 @@ from tfscaffold.project import (
     PendingMerge,
     ProjectState,
     check_relative_path,
+    mark_pending_complete,
     project_file,
     read_state,
     read_text,
@@ -143,6 +144,9 @@ def _resolve_pending(
     pending = state.pending
     if pending is None:
         return state.base, state.spec_text, None, []
+    if not pending.complete and not _finished_writing(project, pending):
+        note = "dropped the pending regeneration: it was interrupted before it changed any file"
+        return state.base, state.spec_text, None, [note]
     if _is_abandoned(project, pending):
         note = "dropped the pending regeneration: every file it changed is back to its content before it"
         return state.base, state.spec_text, None, [note]
@@ -165,6 +169,44 @@ def _is_abandoned(project: Path, pending: PendingMerge) -> bool:
     if not pending.undo_evidence:
         return False
     return all(_read_optional(project_file(project, path)) == text for path, text in pending.originals.items())
+
+
+def record_finished_writes(project: Path) -> None:
+    """Mark a pending regeneration complete when it was interrupted after writing all its files.
+
+    Once recorded, resolving a conflict back to the text before the run is no
+    longer mistaken for a file the run did not write.
+    """
+    project = Path(project)
+    pending = read_state(project).pending
+    if pending is not None and not pending.complete and _finished_writing(project, pending):
+        mark_pending_complete(project, pending)
+
+
+def _finished_writing(project: Path, pending: PendingMerge) -> bool:
+    """Tell whether an interrupted conflicted run wrote all its files (True) or none of them (False).
+
+    Raises InterruptedRegenerationError when it wrote only some of them, or a
+    file was changed since, because recording that run would keep a half
+    applied regeneration.
+    """
+    current = {path: _read_optional(project_file(project, path)) for path in pending.originals}
+    if all(text == pending.results[path] for path, text in current.items()):
+        return True
+    if all(text == pending.originals[path] for path, text in current.items()):
+        return False
+    unwritten = [path for path, text in current.items() if text == pending.originals[path]]
+    changed = [path for path, text in current.items() if text not in (pending.originals[path], pending.results[path])]
+    details = []
+    if unwritten:
+        details.append(f"not written: {', '.join(unwritten)}")
+    if changed:
+        details.append(f"changed since: {', '.join(changed)}")
+    raise InterruptedRegenerationError(
+        f"{project}: the regeneration with conflicts recorded in {STATE_DIR}/pending/ was interrupted before it "
+        f"wrote all its files ({'; '.join(details)}). Run tfscaffold regenerate --abort to restore every file "
+        "it changed, then run tfscaffold regenerate again"
+    )
 
 
 def _has_markers(path: Path) -> bool:
@@ -242,14 +284,20 @@ def apply_plan(plan: Plan, *, validate: bool = True) -> None:
     if not plan.changed:
         return
     writes, render = _format_and_validate(plan) if validate else (plan.writes, plan.render)
+    disk_texts = {relative: _disk_text(plan, relative, text) for relative, text in writes.items()}
     if plan.conflicts:
         if plan.concluded is not None:
             write_state(plan.project, plan.concluded.base, plan.concluded.spec_text)
-        pending = PendingMerge(plan.conflicts, plan.originals, render, plan.spec_text, plan.undo_evidence)
+        # The manifest is written before the first file and marked complete
+        # after the last, so an interrupted run is found and undone exactly.
+        results = {**disk_texts, **dict.fromkeys(plan.removed)}
+        pending = PendingMerge(plan.conflicts, plan.originals, render, plan.spec_text, plan.undo_evidence,
+                               results=results, complete=False)
         write_pending(plan.project, pending)
-        _write_project(plan, writes)
+        _write_project(plan, disk_texts)
+        mark_pending_complete(plan.project, pending)
         return
-    _write_project(plan, writes)
+    _write_project(plan, disk_texts)
     write_state(plan.project, render, plan.spec_text)
 
 
@@ -277,11 +325,16 @@ def _format_and_validate(plan: Plan) -> tuple[dict[str, str], dict[str, str]]:
     return writes, render
 
 
-def _write_project(plan: Plan, writes: dict[str, str]) -> None:
-    for relative, text in writes.items():
+def _disk_text(plan: Plan, relative: str, text: str) -> str:
+    """Return text, merged with LF line endings, as it is written to the project file."""
+    if relative in plan.crlf:
+        return text.replace("\r\n", "\n").replace("\n", "\r\n")
+    return text
+
+
+def _write_project(plan: Plan, disk_texts: dict[str, str]) -> None:
+    for relative, text in disk_texts.items():
         path = project_file(plan.project, relative)
-        if relative in plan.crlf:
-            text = text.replace("\r\n", "\n").replace("\n", "\r\n")
         if _read_optional(path) != text:
             replace_file(path, text)
     for relative in plan.removed:
