@@ -227,7 +227,9 @@ def test_regenerate_applies_template_change(tmp_path):
     assert not (project / "outputs.tf").exists()
     assert results[0].added == ["naming.tf"]
     assert results[0].left_deleted == ["outputs.tf"]
-    assert "Public DNS name" in (project / ".tfscaffold" / "base" / "outputs.tf.base").read_text()
+    outputs_base = (project / ".tfscaffold" / "base" / "outputs.tf.base").read_text()
+    assert "DNS name of the load balancer." in outputs_base
+    assert "Public DNS name" not in outputs_base
 
 
 def test_template_dropping_files(tmp_path):
@@ -951,3 +953,44 @@ def test_conflict_marks_manifest_complete(tmp_path, capsys):
         assert (project / path).read_text() == text
     for path, text in manifest["originals"].items():
         assert before[path].decode() == text
+
+
+# Deleted generated files -------------------------------------------------------
+
+
+@pytest.mark.usefixtures("no_terraform")
+def test_restored_file_gets_change(tmp_path, capsys):
+    project = make_project(tmp_path)
+    autoscaling = project / "autoscaling.tf"
+    saved = autoscaling.read_text()
+    edit(project / "autoscaling.tf", "scale_in_cooldown  = 300", "scale_in_cooldown  = 600")
+    edited = autoscaling.read_text()
+    autoscaling.unlink()
+    base_file = project / ".tfscaffold" / "base" / "autoscaling.tf.base"
+    edit(project / ".tfscaffold" / "spec.yaml", "max_capacity: 6", "max_capacity: 8")
+
+    code, out, err = run_cli(capsys, "regenerate", str(project), "--no-validate")
+
+    assert code == 0, err
+    assert "left deleted: autoscaling.tf" in out
+    assert not autoscaling.exists()
+    assert base_file.read_text() == saved
+    assert run_cli(capsys, "check", str(project))[0] == 0
+    unchanged = snapshot(project)
+    code, out, _ = run_cli(capsys, "regenerate", str(project), "--no-validate")
+    assert code == 0
+    assert "unchanged" in out
+    assert snapshot(project) == unchanged
+
+    autoscaling.write_text(edited)
+    code, out, _ = run_cli(capsys, "check", str(project))
+    assert code == 1
+    assert "stale" in out
+
+    code, _, err = run_cli(capsys, "regenerate", str(project), "--no-validate")
+
+    assert code == 0, err
+    assert autoscaling.read_text().count("max_capacity       = 8") == 2
+    assert autoscaling.read_text().count("scale_in_cooldown  = 600") == 2
+    assert "max_capacity       = 8" in base_file.read_text()
+    assert run_cli(capsys, "check", str(project))[0] == 0

@@ -63,10 +63,17 @@ class Plan:
     crlf: dict[str, str] = field(default_factory=dict)
     kept_edited: list[str] = field(default_factory=list)
     left_deleted: list[str] = field(default_factory=list)
+    # The recorded base of each file in left_deleted, which stays recorded in
+    # place of the new render, so a file restored later gets the change merged.
+    kept_base: dict[str, str] = field(default_factory=dict)
     spec_text: str | None = None
     concluded: PendingMerge | None = None
     state_changed: bool = False
     notes: list[str] = field(default_factory=list)
+
+    def recorded_base(self, render: dict[str, str]) -> dict[str, str]:
+        """Return the base to record after applying the plan: render, with kept_base in place of deleted files."""
+        return {**render, **self.kept_base}
 
     @property
     def changes_files(self) -> bool:
@@ -119,7 +126,9 @@ def plan_regeneration(
     # NOTE: with validation the recorded base is the render after `terraform fmt`,
     # so a template that renders unformatted HCL keeps this comparison unequal
     # and check reports the project as stale until the template is fixed.
-    plan.state_changed = plan.spec_text is not None or theirs != state.base or state.pending is not None
+    plan.state_changed = (
+        plan.spec_text is not None or plan.recorded_base(theirs) != state.base or state.pending is not None
+    )
     return plan
 
 
@@ -235,6 +244,7 @@ def _plan_file(plan: Plan, relative: str, base: str | None, theirs: str | None) 
             _write(plan, relative, theirs, ours, plan.added)
         elif theirs != base:
             plan.left_deleted.append(relative)
+            plan.kept_base[relative] = base
     elif ours == theirs or theirs == base:
         return
     elif ours == base:
@@ -284,6 +294,7 @@ def apply_plan(plan: Plan, *, validate: bool = True) -> None:
     if not plan.changed:
         return
     writes, render = _format_and_validate(plan) if validate else (plan.writes, plan.render)
+    base = plan.recorded_base(render)
     disk_texts = {relative: _disk_text(plan, relative, text) for relative, text in writes.items()}
     if plan.conflicts:
         if plan.concluded is not None:
@@ -291,14 +302,14 @@ def apply_plan(plan: Plan, *, validate: bool = True) -> None:
         # The manifest is written before the first file and marked complete
         # after the last, so an interrupted run is found and undone exactly.
         results = {**disk_texts, **dict.fromkeys(plan.removed)}
-        pending = PendingMerge(plan.conflicts, plan.originals, render, plan.spec_text, plan.undo_evidence,
+        pending = PendingMerge(plan.conflicts, plan.originals, base, plan.spec_text, plan.undo_evidence,
                                results=results, complete=False)
         write_pending(plan.project, pending)
         _write_project(plan, disk_texts)
         mark_pending_complete(plan.project, pending)
         return
     _write_project(plan, disk_texts)
-    write_state(plan.project, render, plan.spec_text)
+    write_state(plan.project, base, plan.spec_text)
 
 
 def _format_and_validate(plan: Plan) -> tuple[dict[str, str], dict[str, str]]:
