@@ -17,6 +17,7 @@ from tfscaffold.cli import main
 from tfscaffold.context import spec_to_context
 from tfscaffold.errors import SpecError, TerraformNotFoundError
 from tfscaffold.generate import generate
+from tfscaffold.merge import restore_line_endings
 from tfscaffold.project import spec_text
 from tfscaffold.projects import RunOptions, run_command
 from tfscaffold.render import PROJECT_TEMPLATE, TEMPLATE_ROOT, Renderer
@@ -994,3 +995,64 @@ def test_restored_file_gets_change(tmp_path, capsys):
     assert autoscaling.read_text().count("scale_in_cooldown  = 600") == 2
     assert "max_capacity       = 8" in base_file.read_text()
     assert run_cli(capsys, "check", str(project))[0] == 0
+
+
+# Line endings -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "original, merged, expected",
+    [
+        ("a\nb\n", "a\nX\nb\n", "a\nX\nb\n"),
+        ("a\r\nb\r\n", "a\nX\nb\n", "a\r\nX\r\nb\r\n"),
+        ("a\nb\r\nc\n", "a\nX\nb\nc\nd\n", "a\nX\nb\r\nc\nd\n"),
+        ("a\r\nb\nc\r\n", "a\nb\nX\nc\n", "a\r\nb\nX\r\nc\r\n"),
+        ("a\r\nb", "a\nb\nc", "a\r\nb\r\nc"),
+        ("a\r\nb\n", "a\nX\nb\n", "a\r\nX\nb\n"),
+        ("}\r\n}\n", "}\n}\n}\n", "}\r\n}\n}\n"),
+    ],
+    ids=["lf", "crlf", "one-crlf-line", "one-lf-line", "no-final-newline", "tie", "repeated-lines"],
+)
+def test_restore_line_endings(original, merged, expected):
+    assert restore_line_endings(original, merged) == expected
+
+
+@pytest.mark.usefixtures("no_terraform")
+def test_crlf_line_keeps_file_lf(tmp_path, capsys):
+    project = make_project(tmp_path)
+    alb = project / "alb.tf"
+    alb.write_bytes(alb.read_bytes() + b"# pasted note\r\n")
+    edit(project / ".tfscaffold" / "spec.yaml", "  image: public", "  health_check_path: /ready\n  image: public")
+
+    code, diff, _ = run_cli(capsys, "diff", str(project))
+    assert code == 1
+    changed = [line for line in diff.splitlines(keepends=True) if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+    assert changed
+    assert all(line.endswith("\n") and not line.endswith("\r\n") for line in changed)
+
+    code, _, err = run_cli(capsys, "regenerate", str(project), "--no-validate")
+
+    assert code == 0, err
+    text = alb.read_bytes()
+    assert text.count(b"\r\n") == 1
+    assert text.endswith(b"# pasted note\r\n")
+    assert text.count(b'path                = "/ready"\n') == 2
+
+
+@pytest.mark.usefixtures("no_terraform")
+def test_diff_shows_written_line_endings(tmp_path, capsys):
+    project = make_project(tmp_path)
+    alb = project / "alb.tf"
+    alb.write_bytes(alb.read_bytes().replace(b"\n", b"\r\n"))
+    edit(project / ".tfscaffold" / "spec.yaml", "  image: public", "  health_check_path: /ready\n  image: public")
+
+    code, diff, _ = run_cli(capsys, "diff", str(project))
+
+    assert code == 1
+    added = [line for line in diff.splitlines(keepends=True) if line.startswith("+") and not line.startswith("+++")]
+    assert added
+    assert all(line.endswith("\r\n") for line in added)
+    before = alb.read_bytes()
+    assert run_cli(capsys, "regenerate", str(project), "--no-validate")[0] == 0
+    written = [line for line in alb.read_bytes().splitlines(keepends=True) if line not in before.splitlines(keepends=True)]
+    assert sorted(written) == sorted(line[1:].encode() for line in added)

@@ -18,7 +18,7 @@ from typing import Any
 
 from tfscaffold.context import spec_to_context
 from tfscaffold.errors import InterruptedRegenerationError, ProjectError, UnresolvedConflictError
-from tfscaffold.merge import has_conflict_markers, merge_texts
+from tfscaffold.merge import has_conflict_markers, merge_texts, restore_line_endings, split_lines
 from tfscaffold.migrations import CURRENT_SPEC_VERSION
 from tfscaffold.project import (
     STATE_DIR,
@@ -59,7 +59,8 @@ class Plan:
     removed: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
     undo_evidence: list[str] = field(default_factory=list)
-    # Disk text of each file with CRLF line endings, which are merged with LF.
+    # Disk text of each file with CRLF line endings. The file is merged with
+    # LF endings, and each line gets its ending back on writing.
     crlf: dict[str, str] = field(default_factory=dict)
     kept_edited: list[str] = field(default_factory=list)
     left_deleted: list[str] = field(default_factory=list)
@@ -235,6 +236,7 @@ def _plan_file(plan: Plan, relative: str, base: str | None, theirs: str | None) 
     if ours is not None and "\r\n" in ours:
         # Merge with LF line endings, as rendered, and restore CRLF on writing,
         # so a checkout with core.autocrlf does not look edited on every line.
+        # See restore_line_endings for files that mix both endings.
         plan.crlf[relative] = ours
         ours = ours.replace("\r\n", "\n")
     if theirs is None:
@@ -339,7 +341,7 @@ def _format_and_validate(plan: Plan) -> tuple[dict[str, str], dict[str, str]]:
 def _disk_text(plan: Plan, relative: str, text: str) -> str:
     """Return text, merged with LF line endings, as it is written to the project file."""
     if relative in plan.crlf:
-        return text.replace("\r\n", "\n").replace("\n", "\r\n")
+        return restore_line_endings(plan.crlf[relative], text)
     return text
 
 
@@ -400,12 +402,13 @@ def unified_diff(plan: Plan, label: str) -> str:
     chunks = []
     for relative in sorted(plan.writes.keys() | set(plan.removed)):
         before = plan.originals.get(relative)
-        before = before.replace("\r\n", "\n") if before is not None else None
         after = plan.writes.get(relative)
+        if after is not None:
+            after = _disk_text(plan, relative, after)
         chunks.extend(
             difflib.unified_diff(
-                (before or "").splitlines(keepends=True),
-                (after or "").splitlines(keepends=True),
+                split_lines(before or ""),
+                split_lines(after or ""),
                 fromfile=f"{label}/{relative}" if before is not None else "/dev/null",
                 tofile=f"{label}/{relative}" if after is not None else "/dev/null",
             )
