@@ -1056,3 +1056,18 @@ def test_diff_shows_written_line_endings(tmp_path, capsys):
     assert run_cli(capsys, "regenerate", str(project), "--no-validate")[0] == 0
     written = [line for line in alb.read_bytes().splitlines(keepends=True) if line not in before.splitlines(keepends=True)]
     assert sorted(written) == sorted(line[1:].encode() for line in added)
+
+
+@pytest.mark.usefixtures("no_terraform")
+@pytest.mark.parametrize("folder", ["team[1]", "team*", "what?"])
+def test_existing_path_not_globbed(tmp_path, capsys, folder):
+    project = make_project(tmp_path / folder)
+    decoy = make_project(tmp_path / "team1")
+    edit(project / ".tfscaffold" / "spec.yaml", "max_capacity: 6", "max_capacity: 8")
+
+    code, out, err = run_cli(capsys, "regenerate", str(project), "--no-validate")
+
+    assert code == 0, err
+    assert f"{project}  updated" in out
+    assert (project / "autoscaling.tf").read_text().count("max_capacity       = 8") == 2
+    assert str(decoy) not in out

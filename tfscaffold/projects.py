@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import glob
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,14 +107,15 @@ def find_projects(patterns: list[str]) -> tuple[list[Path], list[ProjectResult]]
     """Expand paths and glob patterns into project folders.
 
     A glob keeps only the folders that contain `.tfscaffold/spec.yaml`, so
-    `services/*` skips other files; a plain path is kept as given and checked
-    later. Return the folders and an invalid result for each pattern that
-    matched no project.
+    `services/*` skips other files. A plain path, or any pattern that names an
+    existing path such as `team[1]`, is kept as given and checked later.
+    Return the folders and an invalid result for each pattern that matched no
+    project.
     """
     projects: list[Path] = []
     unmatched: list[ProjectResult] = []
     for pattern in patterns:
-        if GLOB_CHARACTERS.isdisjoint(pattern):
+        if GLOB_CHARACTERS.isdisjoint(pattern) or os.path.lexists(pattern):
             matches = [Path(pattern)]
         else:
             matches = [Path(match) for match in sorted(glob.glob(pattern))
