@@ -374,6 +374,8 @@ def test_copy_tree_follows_links(tmp_path):
     (project / "loop").symlink_to(".")
     (project / "up").symlink_to("..")
     (project / "dangling.tf").symlink_to("missing.tf")
+    (project / "ping").symlink_to("pong")
+    (project / "pong").symlink_to("ping")
     (project / ".terraform").mkdir()
     (project / "skipped").mkdir()
     os.mkfifo(project / "pipe")
@@ -390,6 +392,8 @@ def test_copy_tree_follows_links(tmp_path):
     assert "up/project" not in files
     assert "up/copy" not in files
     assert "dangling.tf" not in files
+    assert "ping" not in files
+    assert "pong" not in files
     assert "pipe" not in files
     assert ".terraform" not in files
     assert "skipped" not in files

@@ -3,7 +3,8 @@
     .tfscaffold/spec.yaml        the spec the project is generated from
     .tfscaffold/base/<file>.base each generated file as tfscaffold last wrote it
     .tfscaffold/pending/         only while a regeneration with conflicts waits:
-        manifest.json            the files it changed, their text before it, and which conflicted
+        manifest.json            the files it changes, their text before and after it, which
+                                 conflicted, and whether it finished writing them
         spec.yaml                the spec it applies, when it changes the stored one
         base/<file>.base         the render it merged in
 
@@ -60,7 +61,7 @@ class PendingMerge:
     # removes. Manifests written before this field existed have none.
     results: dict[str, str | None] = field(default_factory=dict)
     # False from before the run's first file write until after its last one,
-    # so a run that was interrupted in between can be told apart.
+    # so the next run detects a run that was interrupted in between.
     complete: bool = True
 
 
@@ -231,16 +232,16 @@ def _read_pending(pending_dir: Path) -> PendingMerge | None:
     if not manifest_path.is_file():
         return None
     try:
-        manifest = _parse_manifest(json.loads(read_text(manifest_path)))
+        pending = _parse_manifest(json.loads(read_text(manifest_path)))
     except ValueError as error:
         raise ProjectError(
             f"{manifest_path}: invalid manifest of a regeneration with conflicts: {error}. tfscaffold cannot "
             f"undo that regeneration, so restore the files it changed from version control and delete {pending_dir}"
         ) from None
     spec_path = pending_dir / SPEC_FILE
-    manifest.base = read_base(pending_dir / BASE_DIR)
-    manifest.spec_text = read_text(spec_path) if spec_path.is_file() else None
-    return manifest
+    pending.base = read_base(pending_dir / BASE_DIR)
+    pending.spec_text = read_text(spec_path) if spec_path.is_file() else None
+    return pending
 
 
 def _parse_manifest(manifest: object) -> PendingMerge:
@@ -251,6 +252,7 @@ def _parse_manifest(manifest: object) -> PendingMerge:
         if key not in manifest:
             raise ValueError(f"missing key {key!r}")
     originals = _parse_texts(manifest, "originals")
+    # base and spec_text are read from the files beside the manifest.
     pending = PendingMerge(
         conflicts=_parse_paths(manifest, "conflicts", originals),
         originals=originals,

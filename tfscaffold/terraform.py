@@ -282,8 +282,9 @@ def _copy_folder(source: Path, target: Path, skip: set[str], ancestors: tuple[st
         real = os.path.realpath(path)
         try:
             mode = os.stat(real).st_mode
-        except FileNotFoundError:
-            log.warning("left %s out of the scratch copy: it is a link to a missing file", path)
+        except OSError as error:
+            # A dangling link (ENOENT) or a loop of links (ELOOP).
+            log.warning("left %s out of the scratch copy: %s", path, error.strerror)
             continue
         if stat.S_ISDIR(mode):
             if real in ancestors or real == target_root or real.startswith(target_root + os.sep):
