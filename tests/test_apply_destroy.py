@@ -55,6 +55,12 @@ EMULATOR_GAPS = {
         "scaling_configuration": "moto returns a ScalingConfigurationInfo of empty values for a provisioned "
         "cluster, which provider 3.39 reads as a block of zeros; AWS returns none for provisioned clusters",
     },
+    # These two never settle: every plan wants to set them again.
+    "aws_rds_cluster_instance": {
+        "performance_insights_enabled": "moto 5.2 does not return PerformanceInsightsEnabled for a cluster "
+        "instance, so the provider reads false after every apply",
+        "performance_insights_kms_key_id": "moto 5.2 does not return PerformanceInsightsKMSKeyId, for the same reason",
+    },
 }
 
 # Where each resource type of the state shows up in `emulator.inventory`, and
@@ -100,6 +106,9 @@ NOT_LISTED = {
 
 # Attributes that name a resource in a namespace of the account and region.
 NAME_ATTRIBUTES = ("name", "identifier", "cluster_identifier", "family", "final_snapshot_identifier")
+
+# Naming attributes that hold something else: a parameter group's family is an engine family.
+NOT_NAMES = {("aws_rds_cluster_parameter_group", "family")}
 
 # Resource types whose name is unique only within their parent.
 NAME_SCOPED_TO_PARENT = {
@@ -252,7 +261,7 @@ def stacks(workspace, tmp_path_factory):
     in_parallel(workspace.apply, created)
     applied = inventory(workspace.emulator)
     first_plans = dict(zip(("test", "dev", "prod"), in_parallel(workspace.plan, created)))
-    # One more apply closes the EMULATOR_GAPS, so later plans must be empty.
+    # One more apply closes the EMULATOR_GAPS, except the Performance Insights ones, which never settle.
     in_parallel(workspace.apply, created)
     new_gateways = list(added(baseline, applied)["nat_gateway"])
     gateways = workspace.emulator.client("ec2").describe_nat_gateways(NatGatewayIds=new_gateways)["NatGateways"]
@@ -339,7 +348,8 @@ def test_environments_apply_side_by_side(workspace, stacks):
         for item in workspace.state(stack).values():
             if item["type"] in NAME_SCOPED_TO_PARENT:
                 continue
-            names.update(item["values"][key] for key in NAME_ATTRIBUTES if item["values"].get(key))
+            keys = [key for key in NAME_ATTRIBUTES if (item["type"], key) not in NOT_NAMES]
+            names.update(item["values"][key] for key in keys if item["values"].get(key))
         names_by_stack[stack.label] = names
 
     assert names_by_stack["test"] & names_by_stack["dev"] == set()
@@ -389,7 +399,9 @@ def test_second_plan_changes_nothing_the_spec_decides(workspace, stacks):
         code, plan = workspace.plan(stack)
 
         assert unexplained_changes(first_plan) == [], f"{stack.label}: plan right after the first apply"
-        assert code == 0, f"{stack.label}: changes after the second apply: {unexplained_changes(plan)}"
+        # Exit code 2 with only emulator gaps left is the Performance Insights gap above.
+        assert code in (0, 2)
+        assert unexplained_changes(plan) == [], f"{stack.label}: changes after the second apply"
     workspace.assert_stayed_local()
 
 
@@ -407,7 +419,8 @@ def test_autoscaled_capacity_survives_apply(workspace, stacks):
     for colour, count in scaled.items():
         service = ecs.describe_services(cluster=cluster, services=[stack.names[f"service_{colour}"]])["services"][0]
         assert service["desiredCount"] == count, colour
-    assert code == 0, f"changes after autoscaling: {unexplained_changes(plan)}"
+    assert code in (0, 2)
+    assert unexplained_changes(plan) == [], "changes after autoscaling"
     workspace.assert_stayed_local()
 
 

@@ -295,3 +295,27 @@ def test_tags_invalid_json_rejected(tmp_path, cookiecutter_config):
 
     assert result.returncode != 0
     assert "cookiecutter variable tags: tags: invalid JSON" in result.stderr
+
+
+def test_overwrite_keeps_empty_user_files(tmp_path, cookiecutter_config, render_variant):
+    output_dir = tmp_path / "out"
+    project = output_dir / SLUG
+    first = run_cookiecutter(cookiecutter_config, output_dir, env_extra=SKIP_VALIDATION)
+    assert first.returncode == 0, first.stderr
+    (project / "modules" / "custom").mkdir(parents=True)
+    (project / "modules" / "custom" / ".gitkeep").write_text("")
+    (project / "docs").mkdir()
+    (project / "docs" / "placeholder.md").write_text("\n")
+    (project / "notes.tf").write_text("  \n")
+
+    second = run_cookiecutter(cookiecutter_config, output_dir, "--overwrite-if-exists", env_extra=SKIP_VALIDATION)
+
+    assert second.returncode == 0, second.stderr
+    assert (project / "modules" / "custom" / ".gitkeep").read_text() == ""
+    assert (project / "docs" / "placeholder.md").read_text() == "\n"
+    assert (project / "notes.tf").read_text() == "  \n"
+    assert not (project / "https.tf").exists()
+    files = read_tree(project)
+    for name in ("modules/custom/.gitkeep", "docs/placeholder.md", "notes.tf"):
+        del files[name]
+    assert files == render_variant("example").files()

@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tfscaffold import terraform
+from tfscaffold import regenerate, terraform
 from tfscaffold.cli import main
 from tfscaffold.context import spec_to_context
 from tfscaffold.errors import SpecError, TerraformNotFoundError
 from tfscaffold.generate import generate
+from tfscaffold.merge import restore_line_endings
 from tfscaffold.project import spec_text
 from tfscaffold.projects import RunOptions, run_command
 from tfscaffold.render import PROJECT_TEMPLATE, TEMPLATE_ROOT, Renderer
@@ -227,7 +228,9 @@ def test_regenerate_applies_template_change(tmp_path):
     assert not (project / "outputs.tf").exists()
     assert results[0].added == ["naming.tf"]
     assert results[0].left_deleted == ["outputs.tf"]
-    assert "Public DNS name" in (project / ".tfscaffold" / "base" / "outputs.tf.base").read_text()
+    outputs_base = (project / ".tfscaffold" / "base" / "outputs.tf.base").read_text()
+    assert "DNS name of the load balancer." in outputs_base
+    assert "Public DNS name" not in outputs_base
 
 
 def test_template_dropping_files(tmp_path):
@@ -608,3 +611,463 @@ def test_render_is_unchanged_by_migration():
 
     renderer = Renderer()
     assert renderer.render(spec_to_context(validated(v1))) == renderer.render(spec_to_context(validated(data)))
+
+
+# Damaged or hostile state folders --------------------------------------------
+
+
+@pytest.mark.usefixtures("no_terraform")
+def test_stray_base_files_ignored(tmp_path, capsys):
+    project = make_project(tmp_path)
+    base_dir = project / ".tfscaffold" / "base"
+    (base_dir / ".gitkeep").write_text("")
+    (base_dir / "notes.txt").write_text("kept by hand\n")
+    (base_dir / ".base").write_text("no file name\n")
+    assert run_cli(capsys, "check", str(project))[0] == 0
+    edit(project / ".tfscaffold" / "spec.yaml", "max_capacity: 6", "max_capacity: 8")
+
+    code, out, err = run_cli(capsys, "regenerate", str(project), "--no-validate")
+
+    assert code == 0, err
+    assert "updated" in out
+    assert (project / "autoscaling.tf").read_text().count("max_capacity       = 8") == 2
+    assert (base_dir / ".gitkeep").read_text() == ""
+    assert (base_dir / "notes.txt").read_text() == "kept by hand\n"
+    assert (base_dir / ".base").is_file()
+    assert not (project / ".gitkeep").exists()
+    assert run_cli(capsys, "check", str(project))[0] == 0
+
+
+def write_manifest(project: Path, manifest: object) -> Path:
+    pending = project / ".tfscaffold" / "pending"
+    pending.mkdir(parents=True, exist_ok=True)
+    path = pending / "manifest.json"
+    path.write_text(json.dumps(manifest))
+    return path
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["../../victim.txt", "{outside}/victim.txt", "ok/../../../victim.txt", "./alb.tf", ".tfscaffold/spec.yaml", ""],
+    ids=["parent", "absolute", "inner-parent", "not-normal", "state-folder", "empty"],
+)
+@pytest.mark.parametrize("text", ["written by --abort\n", None], ids=["write", "delete"])
+def test_abort_rejects_bad_manifest_path(tmp_path, capsys, path, text):
+    project = make_project(tmp_path)
+    outside = tmp_path / "projects"
+    victim = outside / "victim.txt"
+    victim.write_text("keep\n")
+    manifest = write_manifest(project, {
+        "conflicts": [], "undo_evidence": [], "originals": {path.format(outside=outside): text},
+    })
+    before = snapshot(tmp_path)
+
+    code, _, err = run_cli(capsys, "regenerate", str(project), "--abort")
+
+    assert code == 2
+    assert f"{manifest}: invalid manifest of a regeneration with conflicts: originals: invalid path" in err
+    assert "restore the files it changed from version control" in err
+    assert snapshot(tmp_path) == before
+
+
+def test_abort_rejects_linked_folder(tmp_path, capsys):
+    project = make_project(tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "victim.tf").write_text("keep\n")
+    (project / "linked").symlink_to(outside)
+    write_manifest(project, {"conflicts": [], "undo_evidence": [], "originals": {
+        "alb.tf": "# restored\n", "linked/victim.tf": None, "linked/new.tf": "# written\n",
+    }})
+    before = snapshot(tmp_path)
+
+    code, _, err = run_cli(capsys, "regenerate", str(project), "--abort")
+
+    assert code == 2
+    assert f"{project / 'linked'}: is a symbolic link on the path of the generated file linked/" in err
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    "manifest, problem",
+    [
+        ([], "expected a JSON object, got list"),
+        ({"conflicts": [], "originals": {}}, "missing key 'undo_evidence'"),
+        ({"conflicts": [], "undo_evidence": [], "originals": {"alb.tf": 7}}, "originals['alb.tf']: expected text or null, got int 7"),
+        ({"conflicts": [], "undo_evidence": [], "originals": ["alb.tf"]}, "originals: expected an object of path to text, got list"),
+        ({"conflicts": [3], "undo_evidence": [], "originals": {}}, "conflicts: expected a path as a string, got int 3"),
+        ({"conflicts": "alb.tf", "undo_evidence": [], "originals": {}}, "conflicts: expected a list of paths, got str"),
+        ({"conflicts": ["alb.tf"], "undo_evidence": [], "originals": {}}, "conflicts: 'alb.tf' is not among the originals"),
+        ({"conflicts": [], "undo_evidence": [None], "originals": {}}, "undo_evidence: expected a path as a string, got NoneType None"),
+    ],
+    ids=["list", "missing-key", "int-original", "originals-list", "int-conflict", "conflicts-text", "unknown-conflict",
+         "null-evidence"],
+)
+@pytest.mark.parametrize("command", [["regenerate", "--no-validate"], ["check"], ["diff"], ["regenerate", "--abort"]],
+                         ids=["regenerate", "check", "diff", "abort"])
+def test_manifest_types_checked(tmp_path, capsys, manifest, problem, command):
+    project = make_project(tmp_path)
+    path = write_manifest(project, manifest)
+    before = snapshot(project)
+
+    code, _, err = run_cli(capsys, command[0], str(project), *command[1:])
+
+    assert code == 2
+    assert f"{path}: invalid manifest of a regeneration with conflicts: {problem}." in err
+    assert "Traceback" not in err
+    assert snapshot(project) == before
+
+
+def test_manifest_invalid_json(tmp_path, capsys):
+    project = make_project(tmp_path)
+    path = write_manifest(project, {})
+    path.write_text("{not json")
+
+    code, _, err = run_cli(capsys, "regenerate", str(project), "--abort")
+
+    assert code == 2
+    assert f"{path}: invalid manifest of a regeneration with conflicts: Expecting property name" in err
+
+
+def test_linked_state_folder_rejected(tmp_path, capsys):
+    project = make_project(tmp_path)
+    outside = tmp_path / "outside-base"
+    shutil.move(project / ".tfscaffold" / "base", outside)
+    (project / ".tfscaffold" / "base").symlink_to(outside)
+    edit(project / ".tfscaffold" / "spec.yaml", "max_capacity: 6", "max_capacity: 8")
+    before = snapshot(outside)
+
+    code, _, err = run_cli(capsys, "regenerate", str(project), "--no-validate")
+
+    assert code == 2
+    assert f"{project / '.tfscaffold' / 'base'}: is a symbolic link; .tfscaffold/ may contain only regular files" in err
+    assert snapshot(outside) == before
+    assert (project / "autoscaling.tf").read_text().count("max_capacity       = 6") == 2
+
+
+def test_base_entry_in_state_folder_rejected(tmp_path, capsys):
+    project = make_project(tmp_path)
+    entry = project / ".tfscaffold" / "base" / ".tfscaffold" / "spec.yaml.base"
+    entry.parent.mkdir()
+    entry.write_text((project / ".tfscaffold" / "spec.yaml").read_text())
+
+    code, _, err = run_cli(capsys, "regenerate", str(project), "--no-validate")
+
+    assert code == 2
+    assert f"{entry}: invalid path '.tfscaffold/spec.yaml': tfscaffold generates no file in .tfscaffold/; delete this file" in err
+    assert (project / ".tfscaffold" / "spec.yaml").is_file()
+
+
+# Links and folders outside the project ----------------------------------------
+
+
+UNFORMATTED_LOCALS = 'locals {\nteam="core"\n}\n'
+
+
+@pytest.mark.parametrize("command", [["regenerate", "--no-validate"], ["check"], ["diff"]])
+@pytest.mark.parametrize("relative", [True, False], ids=["relative-link", "absolute-link"])
+def test_linked_generated_file_rejected(tmp_path, capsys, command, relative):
+    project = make_project(tmp_path)
+    shared = tmp_path / "shared" / "variables.tf"
+    shared.parent.mkdir()
+    shutil.move(project / "variables.tf", shared)
+    target = Path("../../shared/variables.tf") if relative else shared
+    (project / "variables.tf").symlink_to(target)
+    edit(project / ".tfscaffold" / "spec.yaml", "max_capacity: 6", "max_capacity: 8")
+    shared_before = shared.read_bytes()
+
+    code, _, err = run_cli(capsys, command[0], str(project), *command[1:])
+
+    assert code == 2
+    assert f"{project / 'variables.tf'}: is a symbolic link on the path of the generated file variables.tf" in err
+    assert "replace the link with a regular file" in err
+    assert shared.read_bytes() == shared_before
+    assert (project / "variables.tf").is_symlink()
+    assert (project / "autoscaling.tf").read_text().count("max_capacity       = 6") == 2
+
+
+@pytest.mark.usefixtures("offline_terraform")
+def test_validation_copy_follows_links(tmp_path, capsys):
+    project = make_project(tmp_path)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "common.tf").write_text(UNFORMATTED_LOCALS)
+    (shared / "policy.json").write_text("{}\n")
+    (project / "common.tf").symlink_to(shared / "common.tf")
+    (project / "policy.json").symlink_to("../../shared/policy.json")
+    (project / "loop").symlink_to(".")
+    (project / "missing.txt").symlink_to("../../shared/missing.txt")
+    (project / "policy.tf").write_text('output "policy" {\n  value = file("${path.module}/policy.json")\n}\n')
+    edit(project / ".tfscaffold" / "spec.yaml", "max_capacity: 6", "max_capacity: 8")
+
+    code, out, err = run_cli(capsys, "regenerate", str(project))
+
+    assert code == 0, err
+    assert "updated" in out
+    assert (shared / "common.tf").read_text() == UNFORMATTED_LOCALS
+    assert (project / "common.tf").is_symlink()
+    assert (project / "policy.json").is_symlink()
+    assert (project / "autoscaling.tf").read_text().count("max_capacity       = 8") == 2
+    assert sorted(p.name for p in project.parent.iterdir()) == ["payment-service-test"]
+
+
+@pytest.mark.usefixtures("offline_terraform")
+def test_sibling_module_validates(tmp_path, capsys):
+    project = make_project(tmp_path)
+    module = tmp_path / "projects" / "modules" / "extra"
+    module.mkdir(parents=True)
+    (module / "main.tf").write_text('variable "n" {\n  type = string\n}\n')
+    (project / "extra.tf").write_text('module "extra" {\n  source = "../modules/extra"\n  n      = "x"\n}\n')
+    edit(project / ".tfscaffold" / "spec.yaml", "max_capacity: 6", "max_capacity: 8")
+
+    code, _, err = run_cli(capsys, "regenerate", str(project))
+
+    assert code == 0, err
+    assert (project / "autoscaling.tf").read_text().count("max_capacity       = 8") == 2
+    assert sorted(p.name for p in project.parent.iterdir()) == ["modules", "payment-service-test"]
+
+    (project / "extra.tf").write_text('module "extra" {\n  source = "../modules/extra"\n}\n')
+    edit(project / ".tfscaffold" / "spec.yaml", "max_capacity: 8", "max_capacity: 9")
+
+    code, _, err = run_cli(capsys, "regenerate", str(project))
+
+    assert code == 1
+    assert 'The argument "n" is required' in err
+    assert (project / "autoscaling.tf").read_text().count("max_capacity       = 8") == 2
+
+
+# Interrupted regenerations ------------------------------------------------------
+
+
+def interrupt_write(monkeypatch, function: str, call: int) -> None:
+    """Make the given call of a file-writing function in tfscaffold.regenerate raise KeyboardInterrupt."""
+    real = getattr(regenerate, function)
+    calls = []
+
+    def interrupted(*args):
+        calls.append(args)
+        if len(calls) == call:
+            raise KeyboardInterrupt(f"simulated Ctrl-C in call {call} of {function}")
+        return real(*args)
+
+    monkeypatch.setattr(regenerate, function, interrupted)
+
+
+def interrupted_conflict(tmp_path, monkeypatch, function: str, call: int) -> tuple[Path, Path, dict[str, bytes]]:
+    """Return a project whose conflicted regeneration was interrupted, the new spec and the files before."""
+    project, new_spec = conflicting_project(tmp_path)
+    before = snapshot(project)
+    plan = regenerate.plan_regeneration(project, spec_file=new_spec)
+    assert list(plan.writes) == ["README.md", "autoscaling.tf", "cloudwatch.tf"]
+    assert plan.conflicts == ["autoscaling.tf"]
+    with monkeypatch.context() as patch:
+        interrupt_write(patch, function, call)
+        with pytest.raises(KeyboardInterrupt):
+            regenerate.apply_plan(plan, validate=False)
+    return project, new_spec, before
+
+
+@pytest.mark.parametrize("command", ["regenerate", "check", "diff"])
+def test_half_written_conflict_reported(tmp_path, capsys, monkeypatch, command):
+    project, _, before = interrupted_conflict(tmp_path, monkeypatch, "replace_file", 2)
+    half_written = snapshot(project)
+    assert half_written != before
+
+    code, out, err = run_cli(capsys, command, str(project), *(["--no-validate"] if command == "regenerate" else []))
+
+    assert code == 1
+    assert "failed" in (out + err)
+    assert "was interrupted before it wrote all its files (not written: " in err
+    assert "Run tfscaffold regenerate --abort to restore every file it changed" in err
+    assert snapshot(project) == half_written
+
+
+def test_half_written_conflict_aborted(tmp_path, capsys, monkeypatch):
+    project, new_spec, before = interrupted_conflict(tmp_path, monkeypatch, "replace_file", 2)
+
+    code, out, err = run_cli(capsys, "regenerate", str(project), "--abort")
+
+    assert code == 0, err
+    assert "aborted" in out
+    assert snapshot(project) == before
+
+    code, _, err = run_cli(capsys, "regenerate", str(project), "--spec", str(new_spec), "--no-validate")
+
+    assert code == 1
+    assert "conflict markers written to autoscaling.tf" in err
+
+
+def test_half_written_conflict_edited_later(tmp_path, capsys, monkeypatch):
+    project, _, _ = interrupted_conflict(tmp_path, monkeypatch, "replace_file", 3)
+    autoscaling = project / "autoscaling.tf"
+    resolved = re.sub(r"<<<<<<< .*?>>>>>>> new render\n", "  max_capacity       = 8\n", autoscaling.read_text(), flags=re.S)
+    autoscaling.write_text(resolved)
+
+    code, _, err = run_cli(capsys, "regenerate", str(project), "--no-validate")
+
+    assert code == 1
+    assert "(not written: cloudwatch.tf; changed since: autoscaling.tf)" in err
+    assert (project / ".tfscaffold" / "pending" / "manifest.json").is_file()
+    assert "max_capacity: 6" in (project / ".tfscaffold" / "spec.yaml").read_text()
+
+
+def test_conflict_interrupted_before_writing(tmp_path, capsys, monkeypatch):
+    project, _, before = interrupted_conflict(tmp_path, monkeypatch, "replace_file", 1)
+    assert (project / ".tfscaffold" / "pending" / "manifest.json").is_file()
+
+    code, _, err = run_cli(capsys, "regenerate", str(project), "--no-validate")
+
+    assert code == 0, err
+    assert "dropped the pending regeneration: it was interrupted before it changed any file" in err
+    assert snapshot(project) == before
+
+
+def test_conflict_interrupted_after_writing(tmp_path, capsys, monkeypatch):
+    project, _, _ = interrupted_conflict(tmp_path, monkeypatch, "mark_pending_complete", 1)
+    manifest = json.loads((project / ".tfscaffold" / "pending" / "manifest.json").read_text())
+    assert manifest["complete"] is False
+
+    code, _, err = run_cli(capsys, "regenerate", str(project), "--no-validate")
+    assert code == 1
+    assert "conflict markers remain in autoscaling.tf" in err
+
+    autoscaling = project / "autoscaling.tf"
+    autoscaling.write_text(keep_my_side(autoscaling.read_text()))
+    code, _, err = run_cli(capsys, "regenerate", str(project), "--no-validate")
+
+    assert code == 0, err
+    assert "recorded the pending regeneration" in err
+    assert "max_capacity: 7" in (project / ".tfscaffold" / "spec.yaml").read_text()
+    assert run_cli(capsys, "check", str(project))[0] == 0
+
+
+def test_conflict_marks_manifest_complete(tmp_path, capsys):
+    project, new_spec = conflicting_project(tmp_path)
+    before = snapshot(project)
+
+    run_cli(capsys, "regenerate", str(project), "--spec", str(new_spec), "--no-validate")
+
+    manifest = json.loads((project / ".tfscaffold" / "pending" / "manifest.json").read_text())
+    assert manifest["complete"] is True
+    assert sorted(manifest["results"]) == sorted(manifest["originals"])
+    for path, text in manifest["results"].items():
+        assert (project / path).read_text() == text
+    for path, text in manifest["originals"].items():
+        assert before[path].decode() == text
+
+
+# Deleted generated files -------------------------------------------------------
+
+
+@pytest.mark.usefixtures("no_terraform")
+def test_restored_file_gets_change(tmp_path, capsys):
+    project = make_project(tmp_path)
+    autoscaling = project / "autoscaling.tf"
+    saved = autoscaling.read_text()
+    edit(project / "autoscaling.tf", "scale_in_cooldown  = 300", "scale_in_cooldown  = 600")
+    edited = autoscaling.read_text()
+    autoscaling.unlink()
+    base_file = project / ".tfscaffold" / "base" / "autoscaling.tf.base"
+    edit(project / ".tfscaffold" / "spec.yaml", "max_capacity: 6", "max_capacity: 8")
+
+    code, out, err = run_cli(capsys, "regenerate", str(project), "--no-validate")
+
+    assert code == 0, err
+    assert "left deleted: autoscaling.tf" in out
+    assert not autoscaling.exists()
+    assert base_file.read_text() == saved
+    assert run_cli(capsys, "check", str(project))[0] == 0
+    unchanged = snapshot(project)
+    code, out, _ = run_cli(capsys, "regenerate", str(project), "--no-validate")
+    assert code == 0
+    assert "unchanged" in out
+    assert snapshot(project) == unchanged
+
+    autoscaling.write_text(edited)
+    code, out, _ = run_cli(capsys, "check", str(project))
+    assert code == 1
+    assert "stale" in out
+
+    code, _, err = run_cli(capsys, "regenerate", str(project), "--no-validate")
+
+    assert code == 0, err
+    assert autoscaling.read_text().count("max_capacity       = 8") == 2
+    assert autoscaling.read_text().count("scale_in_cooldown  = 600") == 2
+    assert "max_capacity       = 8" in base_file.read_text()
+    assert run_cli(capsys, "check", str(project))[0] == 0
+
+
+# Line endings -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "original, merged, expected",
+    [
+        ("a\nb\n", "a\nX\nb\n", "a\nX\nb\n"),
+        ("a\r\nb\r\n", "a\nX\nb\n", "a\r\nX\r\nb\r\n"),
+        ("a\nb\r\nc\n", "a\nX\nb\nc\nd\n", "a\nX\nb\r\nc\nd\n"),
+        ("a\r\nb\nc\r\n", "a\nb\nX\nc\n", "a\r\nb\nX\r\nc\r\n"),
+        ("a\r\nb", "a\nb\nc", "a\r\nb\r\nc"),
+        ("a\r\nb\n", "a\nX\nb\n", "a\r\nX\nb\n"),
+        ("}\r\n}\n", "}\n}\n}\n", "}\r\n}\n}\n"),
+    ],
+    ids=["lf", "crlf", "one-crlf-line", "one-lf-line", "no-final-newline", "tie", "repeated-lines"],
+)
+def test_restore_line_endings(original, merged, expected):
+    assert restore_line_endings(original, merged) == expected
+
+
+@pytest.mark.usefixtures("no_terraform")
+def test_crlf_line_keeps_file_lf(tmp_path, capsys):
+    project = make_project(tmp_path)
+    alb = project / "alb.tf"
+    alb.write_bytes(alb.read_bytes() + b"# pasted note\r\n")
+    edit(project / ".tfscaffold" / "spec.yaml", "  image: public", "  health_check_path: /ready\n  image: public")
+
+    code, diff, _ = run_cli(capsys, "diff", str(project))
+    assert code == 1
+    changed = [line for line in diff.splitlines(keepends=True) if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+    assert changed
+    assert all(line.endswith("\n") and not line.endswith("\r\n") for line in changed)
+
+    code, _, err = run_cli(capsys, "regenerate", str(project), "--no-validate")
+
+    assert code == 0, err
+    text = alb.read_bytes()
+    assert text.count(b"\r\n") == 1
+    assert text.endswith(b"# pasted note\r\n")
+    assert text.count(b'path                = "/ready"\n') == 2
+
+
+@pytest.mark.usefixtures("no_terraform")
+def test_diff_shows_written_line_endings(tmp_path, capsys):
+    project = make_project(tmp_path)
+    alb = project / "alb.tf"
+    alb.write_bytes(alb.read_bytes().replace(b"\n", b"\r\n"))
+    edit(project / ".tfscaffold" / "spec.yaml", "  image: public", "  health_check_path: /ready\n  image: public")
+
+    code, diff, _ = run_cli(capsys, "diff", str(project))
+
+    assert code == 1
+    added = [line for line in diff.splitlines(keepends=True) if line.startswith("+") and not line.startswith("+++")]
+    assert added
+    assert all(line.endswith("\r\n") for line in added)
+    before = alb.read_bytes()
+    assert run_cli(capsys, "regenerate", str(project), "--no-validate")[0] == 0
+    written = [line for line in alb.read_bytes().splitlines(keepends=True) if line not in before.splitlines(keepends=True)]
+    assert sorted(written) == sorted(line[1:].encode() for line in added)
+
+
+@pytest.mark.usefixtures("no_terraform")
+@pytest.mark.parametrize("folder", ["team[1]", "team*", "what?"])
+def test_existing_path_not_globbed(tmp_path, capsys, folder):
+    project = make_project(tmp_path / folder)
+    decoy = make_project(tmp_path / "team1")
+    edit(project / ".tfscaffold" / "spec.yaml", "max_capacity: 6", "max_capacity: 8")
+
+    code, out, err = run_cli(capsys, "regenerate", str(project), "--no-validate")
+
+    assert code == 0, err
+    assert f"{project}  updated" in out
+    assert (project / "autoscaling.tf").read_text().count("max_capacity       = 8") == 2
+    assert str(decoy) not in out

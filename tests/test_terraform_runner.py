@@ -388,3 +388,63 @@ def test_mirror_script_prints_export(tmp_path):
         pytest.skip(result.stderr)
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"export TF_CLI_CONFIG_FILE={tmp_path / 'tf' / 'terraformrc'}\n"
+
+
+def test_copy_tree_follows_links(tmp_path):
+    outside = tmp_path / "outside"
+    (outside / "module").mkdir(parents=True)
+    (outside / "module" / "main.tf").write_text("# module\n")
+    (outside / "shared.tf").write_text("# shared\n")
+    project = write_project(tmp_path / "project", "# main\n")
+    (project / "shared.tf").symlink_to(outside / "shared.tf")
+    (project / "module").symlink_to("../outside/module")
+    (project / "loop").symlink_to(".")
+    (project / "up").symlink_to("..")
+    (project / "dangling.tf").symlink_to("missing.tf")
+    (project / "ping").symlink_to("pong")
+    (project / "pong").symlink_to("ping")
+    (project / ".terraform").mkdir()
+    (project / "skipped").mkdir()
+    os.mkfifo(project / "pipe")
+    target = tmp_path / "copy"
+
+    terraform.copy_tree(project, target, skip=["skipped"])
+
+    files = {p.relative_to(target).as_posix(): p for p in target.rglob("*")}
+    assert not [name for name, path in files.items() if path.is_symlink()]
+    assert files["shared.tf"].read_text() == "# shared\n"
+    assert files["module/main.tf"].read_text() == "# module\n"
+    assert files["up/outside/shared.tf"].read_text() == "# shared\n"
+    assert "loop" not in files
+    assert "up/project" not in files
+    assert "up/copy" not in files
+    assert "dangling.tf" not in files
+    assert "ping" not in files
+    assert "pong" not in files
+    assert "pipe" not in files
+    assert ".terraform" not in files
+    assert "skipped" not in files
+    assert (outside / "shared.tf").read_text() == "# shared\n"
+
+
+def test_scratch_copy_beside_project(tmp_path):
+    project = write_project(tmp_path / "project", "# main\n")
+
+    with terraform.scratch_copy(project) as work_dir:
+        assert work_dir.parent == project.resolve().parent
+        assert work_dir.name.startswith(".project.tfscaffold-")
+        assert (work_dir / "main.tf").read_text() == "# main\n"
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["project"]
+
+
+@pytest.mark.usefixtures("mirror_config")
+def test_validate_finds_sibling_module(tf, tmp_path):
+    module = write_project(tmp_path / "modules" / "extra", 'variable "n" {\n  type = string\n}\n')
+    config = VALID_CONFIG + 'module "extra" {\n  source = "../modules/extra"\n  n      = "x"\n}\n'
+    project = write_project(tmp_path / "project", config)
+
+    terraform.validate(tf, project)
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["modules", "project"]
+    assert sorted(p.name for p in module.iterdir()) == ["main.tf"]

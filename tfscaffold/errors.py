@@ -54,6 +54,10 @@ class UnresolvedConflictError(TfscaffoldError):
     """A previous regeneration left conflict markers that the user has not resolved yet."""
 
 
+class InterruptedRegenerationError(TfscaffoldError):
+    """A regeneration with conflicts stopped before it wrote all its files, so the project is half updated."""
+
+
 class CheckovNotFoundError(TfscaffoldError):
     """The policy scan was requested but checkov is not installed."""
 

@@ -64,7 +64,7 @@ def post_generate(project_dir: Path, context: dict[str, Any]) -> int:
     """Drop empty renders, store the spec and the render, run terraform fmt and validate; return an exit code."""
     try:
         spec = spec_from_context(context)
-        _remove_empty_files(project_dir)
+        _remove_empty_renders(project_dir, context)
         write_files(project_dir, state_files(spec, _generated_files(project_dir, context)))
         if os.environ.get(SKIP_VALIDATION_VARIABLE, "").lower() in ("1", "true", "yes"):
             print(f"tfscaffold: skipped terraform fmt and validate ({SKIP_VALIDATION_VARIABLE} is set)", file=sys.stderr)
@@ -87,9 +87,17 @@ def _generated_files(project_dir: Path, context: dict[str, Any]) -> dict[str, st
     return {relative: read_text(project_dir / relative) for relative in names}
 
 
-def _remove_empty_files(project_dir: Path) -> None:
-    for path in sorted(project_dir.rglob("*")):
-        if path.is_file() and is_empty_render(path.read_text(encoding="utf-8", errors="replace")):
+def _remove_empty_renders(project_dir: Path, context: dict[str, Any]) -> None:
+    """Delete the files whose templates rendered no content, as `generate` leaves them out.
+
+    Only template outputs are considered, so the empty files of a user, such
+    as a .gitkeep in a folder that --overwrite-if-exists writes into, stay.
+    """
+    for relative, text in default_renderer().render_all(context).items():
+        path = project_dir / relative
+        if not is_empty_render(text) or path.is_symlink() or not path.is_file():
+            continue
+        if is_empty_render(path.read_text(encoding="utf-8", errors="replace")):
             path.unlink()
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import glob
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,15 @@ from typing import Callable, TextIO
 
 from tfscaffold.errors import ProjectError, TfscaffoldError, UnresolvedConflictError
 from tfscaffold.project import SPEC_FILE, STATE_DIR
-from tfscaffold.regenerate import Plan, abort_pending, apply_plan, migrate_stored_spec, plan_regeneration, unified_diff
+from tfscaffold.regenerate import (
+    Plan,
+    abort_pending,
+    apply_plan,
+    migrate_stored_spec,
+    plan_regeneration,
+    record_finished_writes,
+    unified_diff,
+)
 from tfscaffold.render import Renderer
 
 STATUS_EXIT_CODES = {
@@ -98,14 +107,15 @@ def find_projects(patterns: list[str]) -> tuple[list[Path], list[ProjectResult]]
     """Expand paths and glob patterns into project folders.
 
     A glob keeps only the folders that contain `.tfscaffold/spec.yaml`, so
-    `services/*` skips other files; a plain path is kept as given and checked
-    later. Return the folders and an invalid result for each pattern that
-    matched no project.
+    `services/*` skips other files. A plain path, or any pattern that names an
+    existing path such as `team[1]`, is kept as given and checked later.
+    Return the folders and an invalid result for each pattern that matched no
+    project.
     """
     projects: list[Path] = []
     unmatched: list[ProjectResult] = []
     for pattern in patterns:
-        if GLOB_CHARACTERS.isdisjoint(pattern):
+        if GLOB_CHARACTERS.isdisjoint(pattern) or os.path.lexists(pattern):
             matches = [Path(pattern)]
         else:
             matches = [Path(match) for match in sorted(glob.glob(pattern))
@@ -174,6 +184,7 @@ def _result_from_plan(project: Path, plan: Plan, status: str) -> ProjectResult:
 
 def regenerate_project(project: Path, options: RunOptions) -> ProjectResult:
     """Regenerate one project and return what changed."""
+    record_finished_writes(project)
     plan = plan_regeneration(project, spec_file=options.spec_file, write_spec=options.write_spec,
                              renderer=options.renderer)
     apply_plan(plan, validate=options.validate)

@@ -11,20 +11,22 @@ from __future__ import annotations
 
 import difflib
 import logging
-import shutil
 import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from tfscaffold.context import spec_to_context
-from tfscaffold.errors import ProjectError, UnresolvedConflictError
-from tfscaffold.merge import has_conflict_markers, merge_texts
+from tfscaffold.errors import InterruptedRegenerationError, ProjectError, UnresolvedConflictError
+from tfscaffold.merge import has_conflict_markers, merge_texts, restore_line_endings, split_lines
 from tfscaffold.migrations import CURRENT_SPEC_VERSION
 from tfscaffold.project import (
     STATE_DIR,
     PendingMerge,
     ProjectState,
+    check_relative_path,
+    mark_pending_complete,
+    project_file,
     read_state,
     read_text,
     read_tree,
@@ -37,7 +39,7 @@ from tfscaffold.project import (
 )
 from tfscaffold.render import Renderer, default_renderer
 from tfscaffold.spec import load_spec_file, load_spec_text
-from tfscaffold.terraform import SCRATCH_IGNORE, check_project, find_terraform, fmt
+from tfscaffold.terraform import check_project, find_terraform, fmt, scratch_copy
 from tfscaffold.validation import validate_loaded
 
 log = logging.getLogger(__name__)
@@ -57,14 +59,22 @@ class Plan:
     removed: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
     undo_evidence: list[str] = field(default_factory=list)
-    # Disk text of each file with CRLF line endings, which are merged with LF.
+    # Disk text of each file with CRLF line endings. The file is merged with
+    # LF endings, and each line gets its ending back on writing.
     crlf: dict[str, str] = field(default_factory=dict)
     kept_edited: list[str] = field(default_factory=list)
     left_deleted: list[str] = field(default_factory=list)
+    # The recorded base of each file in left_deleted, which stays recorded in
+    # place of the new render, so a file restored later gets the change merged.
+    kept_base: dict[str, str] = field(default_factory=dict)
     spec_text: str | None = None
     concluded: PendingMerge | None = None
     state_changed: bool = False
     notes: list[str] = field(default_factory=list)
+
+    def recorded_base(self, render: dict[str, str]) -> dict[str, str]:
+        """Return the base to record after applying the plan: render, with kept_base in place of deleted files."""
+        return {**render, **self.kept_base}
 
     @property
     def changes_files(self) -> bool:
@@ -117,7 +127,9 @@ def plan_regeneration(
     # NOTE: with validation the recorded base is the render after `terraform fmt`,
     # so a template that renders unformatted HCL keeps this comparison unequal
     # and check reports the project as stale until the template is fixed.
-    plan.state_changed = plan.spec_text is not None or theirs != state.base or state.pending is not None
+    plan.state_changed = (
+        plan.spec_text is not None or plan.recorded_base(theirs) != state.base or state.pending is not None
+    )
     return plan
 
 
@@ -128,9 +140,10 @@ def _load_stored_spec(text: str, path: Path) -> dict[str, Any]:
 def _render(renderer: Renderer, spec: dict[str, Any]) -> dict[str, str]:
     files = renderer.render(spec_to_context(spec))
     for relative in files:
-        parts = PurePosixPath(relative).parts
-        if PurePosixPath(relative).is_absolute() or ".." in parts or parts[0] == STATE_DIR:
-            raise ProjectError(f"the templates render a file outside the project or in {STATE_DIR}/: {relative}")
+        try:
+            check_relative_path(relative)
+        except ValueError as error:
+            raise ProjectError(f"the templates render a file tfscaffold cannot write: {error}") from None
     return files
 
 
@@ -141,10 +154,13 @@ def _resolve_pending(
     pending = state.pending
     if pending is None:
         return state.base, state.spec_text, None, []
+    if not pending.complete and not _finished_writing(project, pending):
+        note = "dropped the pending regeneration: it was interrupted before it changed any file"
+        return state.base, state.spec_text, None, [note]
     if _is_abandoned(project, pending):
         note = "dropped the pending regeneration: every file it changed is back to its content before it"
         return state.base, state.spec_text, None, [note]
-    unresolved = [path for path in pending.conflicts if _has_markers(project / path)]
+    unresolved = [path for path in pending.conflicts if _has_markers(project_file(project, path))]
     if unresolved:
         raise UnresolvedConflictError(
             f"{project}: conflict markers remain in {', '.join(unresolved)}; resolve them and rerun "
@@ -162,7 +178,45 @@ def _is_abandoned(project: Path, pending: PendingMerge) -> bool:
     """
     if not pending.undo_evidence:
         return False
-    return all(_read_optional(project / path) == text for path, text in pending.originals.items())
+    return all(_read_optional(project_file(project, path)) == text for path, text in pending.originals.items())
+
+
+def record_finished_writes(project: Path) -> None:
+    """Mark a pending regeneration complete when it was interrupted after writing all its files.
+
+    Once recorded, resolving a conflict back to the text before the run is no
+    longer mistaken for a file the run did not write.
+    """
+    project = Path(project)
+    pending = read_state(project).pending
+    if pending is not None and not pending.complete and _finished_writing(project, pending):
+        mark_pending_complete(project, pending)
+
+
+def _finished_writing(project: Path, pending: PendingMerge) -> bool:
+    """Tell whether an interrupted conflicted run wrote all its files (True) or none of them (False).
+
+    Raises InterruptedRegenerationError when it wrote only some of them, or a
+    file was changed since, because recording that run would keep a half
+    applied regeneration.
+    """
+    current = {path: _read_optional(project_file(project, path)) for path in pending.originals}
+    if all(text == pending.results[path] for path, text in current.items()):
+        return True
+    if all(text == pending.originals[path] for path, text in current.items()):
+        return False
+    unwritten = [path for path, text in current.items() if text == pending.originals[path]]
+    changed = [path for path, text in current.items() if text not in (pending.originals[path], pending.results[path])]
+    details = []
+    if unwritten:
+        details.append(f"not written: {', '.join(unwritten)}")
+    if changed:
+        details.append(f"changed since: {', '.join(changed)}")
+    raise InterruptedRegenerationError(
+        f"{project}: the regeneration with conflicts recorded in {STATE_DIR}/pending/ was interrupted before it "
+        f"wrote all its files ({'; '.join(details)}). Run tfscaffold regenerate --abort to restore every file "
+        "it changed, then run tfscaffold regenerate again"
+    )
 
 
 def _has_markers(path: Path) -> bool:
@@ -178,10 +232,11 @@ def _read_optional(path: Path) -> str | None:
 
 def _plan_file(plan: Plan, relative: str, base: str | None, theirs: str | None) -> None:
     """Decide what happens to one generated file; see the module docstring for the roles."""
-    ours = _read_optional(plan.project / relative)
+    ours = _read_optional(project_file(plan.project, relative))
     if ours is not None and "\r\n" in ours:
         # Merge with LF line endings, as rendered, and restore CRLF on writing,
         # so a checkout with core.autocrlf does not look edited on every line.
+        # See restore_line_endings for files that mix both endings.
         plan.crlf[relative] = ours
         ours = ours.replace("\r\n", "\n")
     if theirs is None:
@@ -191,6 +246,7 @@ def _plan_file(plan: Plan, relative: str, base: str | None, theirs: str | None) 
             _write(plan, relative, theirs, ours, plan.added)
         elif theirs != base:
             plan.left_deleted.append(relative)
+            plan.kept_base[relative] = base
     elif ours == theirs or theirs == base:
         return
     elif ours == base:
@@ -240,58 +296,62 @@ def apply_plan(plan: Plan, *, validate: bool = True) -> None:
     if not plan.changed:
         return
     writes, render = _format_and_validate(plan) if validate else (plan.writes, plan.render)
+    base = plan.recorded_base(render)
+    disk_texts = {relative: _disk_text(plan, relative, text) for relative, text in writes.items()}
     if plan.conflicts:
         if plan.concluded is not None:
             write_state(plan.project, plan.concluded.base, plan.concluded.spec_text)
-        pending = PendingMerge(plan.conflicts, plan.originals, render, plan.spec_text, plan.undo_evidence)
+        # The manifest is written before the first file and marked complete
+        # after the last, so an interrupted run is found and undone exactly.
+        results = {**disk_texts, **dict.fromkeys(plan.removed)}
+        pending = PendingMerge(plan.conflicts, plan.originals, base, plan.spec_text, plan.undo_evidence,
+                               results=results, complete=False)
         write_pending(plan.project, pending)
-        _write_project(plan, writes)
+        _write_project(plan, disk_texts)
+        mark_pending_complete(plan.project, pending)
         return
-    _write_project(plan, writes)
-    write_state(plan.project, render, plan.spec_text)
+    _write_project(plan, disk_texts)
+    write_state(plan.project, base, plan.spec_text)
 
 
 def _format_and_validate(plan: Plan) -> tuple[dict[str, str], dict[str, str]]:
     """Return the plan's writes and render after `terraform fmt`.
 
-    The merged project is validated too, unless the plan has conflicts.
+    The merged project is validated too, unless the plan has conflicts. It is
+    assembled in a scratch copy of the project (see scratch_copy), so Terraform
+    writes nothing into the project or through its links.
     """
     tf = find_terraform()
     with tempfile.TemporaryDirectory(prefix="tfscaffold-regenerate-") as scratch:
         render_dir = Path(scratch) / "render"
         write_files(render_dir, plan.render)
         fmt(tf, render_dir)
-        writes = plan.writes
-        if not plan.conflicts and (plan.changes_files or plan.concluded is not None):
-            staging = Path(scratch) / "merged" / plan.project.name
-            _copy_project(plan.project, staging)
+        render = read_tree(render_dir)
+    writes = plan.writes
+    if not plan.conflicts and (plan.changes_files or plan.concluded is not None):
+        with scratch_copy(plan.project, skip=[STATE_DIR]) as staging:
             write_files(staging, plan.writes)
             for relative in plan.removed:
                 (staging / relative).unlink()
-            check_project(staging, tf=tf)
+            check_project(staging, tf=tf, copy_of=plan.project)
             writes = {relative: read_text(staging / relative) for relative in plan.writes}
-        return writes, read_tree(render_dir)
+    return writes, render
 
 
-def _copy_project(project: Path, staging: Path) -> None:
-    def ignore(directory: str, names: list[str]) -> set[str]:
-        ignored = set(SCRATCH_IGNORE(directory, names))
-        if Path(directory) == project:
-            ignored.add(STATE_DIR)
-        return ignored
-
-    shutil.copytree(project, staging, ignore=ignore, symlinks=True)
+def _disk_text(plan: Plan, relative: str, text: str) -> str:
+    """Return text, merged with LF line endings, as it is written to the project file."""
+    if relative in plan.crlf:
+        return restore_line_endings(plan.crlf[relative], text)
+    return text
 
 
-def _write_project(plan: Plan, writes: dict[str, str]) -> None:
-    for relative, text in writes.items():
-        path = plan.project / relative
-        if relative in plan.crlf:
-            text = text.replace("\r\n", "\n").replace("\n", "\r\n")
+def _write_project(plan: Plan, disk_texts: dict[str, str]) -> None:
+    for relative, text in disk_texts.items():
+        path = project_file(plan.project, relative)
         if _read_optional(path) != text:
             replace_file(path, text)
     for relative in plan.removed:
-        (plan.project / relative).unlink(missing_ok=True)
+        project_file(plan.project, relative).unlink(missing_ok=True)
 
 
 def abort_pending(project: Path) -> list[str]:
@@ -303,8 +363,10 @@ def abort_pending(project: Path) -> list[str]:
     pending = read_state(project).pending
     if pending is None:
         return []
+    # Check every path before the first write, so a bad entry leaves the project untouched.
+    paths = {relative: project_file(project, relative) for relative in pending.originals}
     for relative, text in pending.originals.items():
-        path = project / relative
+        path = paths[relative]
         if text is None:
             path.unlink(missing_ok=True)
         elif _read_optional(path) != text:
@@ -340,12 +402,13 @@ def unified_diff(plan: Plan, label: str) -> str:
     chunks = []
     for relative in sorted(plan.writes.keys() | set(plan.removed)):
         before = plan.originals.get(relative)
-        before = before.replace("\r\n", "\n") if before is not None else None
         after = plan.writes.get(relative)
+        if after is not None:
+            after = _disk_text(plan, relative, after)
         chunks.extend(
             difflib.unified_diff(
-                (before or "").splitlines(keepends=True),
-                (after or "").splitlines(keepends=True),
+                split_lines(before or ""),
+                split_lines(after or ""),
                 fromfile=f"{label}/{relative}" if before is not None else "/dev/null",
                 tofile=f"{label}/{relative}" if after is not None else "/dev/null",
             )

@@ -45,13 +45,12 @@ class Renderer:
 
     def render(self, context: dict[str, Any]) -> dict[str, str]:
         """Return the project's files as {relative path: text}, without empty renders."""
+        return {name: text for name, text in self.render_all(context).items() if not is_empty_render(text)}
+
+    def render_all(self, context: dict[str, Any]) -> dict[str, str]:
+        """Return the output of every template as {relative path: text}, empty renders included."""
         variables = {"cookiecutter": context}
-        files = {}
-        for name_template, template in self.templates:
-            text = template.render(**variables)
-            if not is_empty_render(text):
-                files[name_template.render(**variables)] = text
-        return files
+        return {name.render(**variables): template.render(**variables) for name, template in self.templates}
 
 
 @functools.lru_cache(maxsize=1)

@@ -7,17 +7,20 @@ environment from `terraform_env`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import logging
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable, Iterator
 
 from tfscaffold.errors import TerraformError, TerraformNotFoundError
 
@@ -198,14 +201,21 @@ def fmt(tf: Terraform, project_dir: Path, *, check: bool = False) -> list[str]:
 
 
 def validate(
-    tf: Terraform, project_dir: Path, *, env_extra: dict[str, str] | None = None
+    tf: Terraform,
+    project_dir: Path,
+    *,
+    env_extra: dict[str, str] | None = None,
+    copy_of: Path | None = None,
 ) -> None:
     """Run init and validate on a scratch copy of project_dir.
 
-    Raises TerraformError with Terraform's diagnostics when a step fails.
+    copy_of names the project that project_dir already is a scratch copy of.
+    The steps then run in project_dir itself, and messages show copy_of in
+    place of project_dir. Raises TerraformError with Terraform's diagnostics
+    when a step fails.
     """
     steps = [("init", INIT_ARGS), ("validate", VALIDATE_ARGS)]
-    _run_in_scratch_copy(tf, project_dir, steps, env_extra)
+    _run_in_scratch_copy(tf, project_dir, steps, env_extra, copy_of)
 
 
 def install_providers(
@@ -215,7 +225,7 @@ def install_providers(
 
     Raises TerraformError with Terraform's diagnostics when init fails.
     """
-    _run_in_scratch_copy(tf, project_dir, [("init", INIT_ARGS)], env_extra)
+    _run_in_scratch_copy(tf, project_dir, [("init", INIT_ARGS)], env_extra, None)
 
 
 def _run_in_scratch_copy(
@@ -223,22 +233,91 @@ def _run_in_scratch_copy(
     project_dir: Path,
     steps: list[tuple[str, list[str]]],
     env_extra: dict[str, str] | None,
+    copy_of: Path | None,
 ) -> None:
     project_dir = Path(project_dir).resolve()
     env = terraform_env(env_extra)
-    with tempfile.TemporaryDirectory(prefix="tfscaffold-") as scratch:
-        work_dir = Path(scratch) / project_dir.name
-        # The whole tree is copied, because validate evaluates calls such as
-        # file("policy.json") and follows local module sources.
-        # NOTE: module sources outside project_dir, such as ../modules/app,
-        # are not copied, so init fails on them.
-        shutil.copytree(project_dir, work_dir, ignore=SCRATCH_IGNORE)
-        for step, args in steps:
-            code, output = tf.run(args, cwd=work_dir, env=env)
-            output = _replace_path(output, work_dir, project_dir)
-            if code != 0:
-                raise TerraformError(step, output)
-            log.debug("terraform %s output:\n%s", step, output)
+    if copy_of is not None:
+        _run_steps(tf, steps, project_dir, Path(copy_of).resolve(), env)
+        return
+    # The whole tree is copied, because validate evaluates calls such as
+    # file("policy.json") and follows local module sources.
+    with scratch_copy(project_dir) as work_dir:
+        _run_steps(tf, steps, work_dir, project_dir, env)
+
+
+def _run_steps(
+    tf: Terraform, steps: list[tuple[str, list[str]]], work_dir: Path, shown_dir: Path, env: dict[str, str]
+) -> None:
+    for step, args in steps:
+        code, output = tf.run(args, cwd=work_dir, env=env)
+        output = _replace_path(output, work_dir, shown_dir)
+        if code != 0:
+            raise TerraformError(step, output)
+        log.debug("terraform %s output:\n%s", step, output)
+
+
+@contextlib.contextmanager
+def scratch_copy(project_dir: Path, *, skip: Iterable[str] = ()) -> Iterator[Path]:
+    """Yield a copy of project_dir made by copy_tree, and delete it afterwards.
+
+    The copy is a hidden folder beside project_dir, so that relative module
+    sources such as ../modules/app resolve as they do from the project.
+    """
+    project_dir = Path(project_dir).resolve()
+    try:
+        work_dir = Path(tempfile.mkdtemp(prefix=f".{project_dir.name}.tfscaffold-", dir=project_dir.parent))
+    except OSError as error:
+        work_dir = Path(tempfile.mkdtemp(prefix="tfscaffold-"))
+        log.warning(
+            "cannot create a scratch folder beside %s (%s), so Terraform runs on a copy in %s, "
+            "where module sources outside the project are not found", project_dir, error, work_dir
+        )
+    try:
+        copy_tree(project_dir, work_dir, skip=skip)
+        yield work_dir
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def copy_tree(source: Path, target: Path, *, skip: Iterable[str] = ()) -> None:
+    """Copy source into target, leaving out SCRATCH_IGNORE and the top-level names in skip.
+
+    A symbolic link is copied as the file or folder it points to, because
+    Terraform reads through links and `terraform fmt` in the copy must not
+    write through them. Dangling links, links that loop back to a folder
+    being copied and special files such as FIFOs are left out and logged.
+    """
+    source = Path(source)
+    target = Path(target)
+    _copy_folder(source, target, set(skip), (os.path.realpath(source),), os.path.realpath(target))
+
+
+def _copy_folder(source: Path, target: Path, skip: set[str], ancestors: tuple[str, ...], target_root: str) -> None:
+    """Copy one folder for copy_tree; ancestors are the real paths of the folders being copied."""
+    target.mkdir(parents=True, exist_ok=True)
+    names = sorted(os.listdir(source))
+    ignored = set(SCRATCH_IGNORE(str(source), names)) | skip
+    for name in names:
+        if name in ignored:
+            continue
+        path = source / name
+        real = os.path.realpath(path)
+        try:
+            mode = os.stat(real).st_mode
+        except OSError as error:
+            # A dangling link (ENOENT) or a loop of links (ELOOP).
+            log.warning("left %s out of the scratch copy: %s", path, error.strerror)
+            continue
+        if stat.S_ISDIR(mode):
+            if real in ancestors or real == target_root or real.startswith(target_root + os.sep):
+                log.warning("left %s out of the scratch copy: it links to a folder that is being copied already", path)
+                continue
+            _copy_folder(path, target / name, set(), ancestors + (real,), target_root)
+        elif stat.S_ISREG(mode):
+            shutil.copy2(real, target / name)
+        else:
+            log.debug("left %s out of the scratch copy: not a regular file or folder", path)
 
 
 def _replace_path(text: str, scratch_dir: Path, project_dir: Path) -> str:
@@ -253,11 +332,13 @@ def check_project(
     validate_project: bool = True,
     tf: Terraform | None = None,
     env_extra: dict[str, str] | None = None,
+    copy_of: Path | None = None,
 ) -> Terraform:
     """Format project_dir, then validate it unless validate_project is False.
 
     env_extra adds environment variables to init and validate, such as
-    TF_PLUGIN_CACHE_DIR. Returns the Terraform used. Raises
+    TF_PLUGIN_CACHE_DIR, and copy_of is passed on to validate. Returns the
+    Terraform used. Raises
     TerraformNotFoundError when no Terraform is available and TerraformError
     when a step fails.
     """
@@ -269,5 +350,5 @@ def check_project(
         log.debug("formatted %s", ", ".join(changed))
     if validate_project:
         log.info("terraform init and validate (%s)", label)
-        validate(tf, project_dir, env_extra=env_extra)
+        validate(tf, project_dir, env_extra=env_extra, copy_of=copy_of)
     return tf
