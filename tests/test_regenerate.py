@@ -1022,7 +1022,7 @@ def test_crlf_line_keeps_file_lf(tmp_path, capsys):
     project = make_project(tmp_path)
     alb = project / "alb.tf"
     alb.write_bytes(alb.read_bytes() + b"# pasted note\r\n")
-    edit(project / ".tfscaffold" / "spec.yaml", "  image: public", "  health_check_path: /ready\n  image: public")
+    edit(project / ".tfscaffold" / "spec.yaml", "health_check_path: /health", "health_check_path: /ready")
 
     code, diff, _ = run_cli(capsys, "diff", str(project))
     assert code == 1
@@ -1044,7 +1044,7 @@ def test_diff_shows_written_line_endings(tmp_path, capsys):
     project = make_project(tmp_path)
     alb = project / "alb.tf"
     alb.write_bytes(alb.read_bytes().replace(b"\n", b"\r\n"))
-    edit(project / ".tfscaffold" / "spec.yaml", "  image: public", "  health_check_path: /ready\n  image: public")
+    edit(project / ".tfscaffold" / "spec.yaml", "health_check_path: /health", "health_check_path: /ready")
 
     code, diff, _ = run_cli(capsys, "diff", str(project))
 
