@@ -202,7 +202,7 @@ def test_force_keeps_terraform_state(existing, state_file):
     state.write_text('{"version": 4}\n')
     before = _snapshot(existing)
 
-    with pytest.raises(ProjectExistsError, match="holds Terraform state"):
+    with pytest.raises(ProjectExistsError, match="contains Terraform state"):
         generate(_spec(), existing.parent, validate=False, force=True)
 
     assert _snapshot(existing) == before

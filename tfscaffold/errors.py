@@ -28,7 +28,7 @@ class TerraformNotFoundError(TfscaffoldError):
 
 
 class TerraformError(TfscaffoldError):
-    """A Terraform command failed; the message holds Terraform's diagnostics."""
+    """A Terraform command failed; the message contains Terraform's diagnostics."""
 
     def __init__(self, step: str, output: str) -> None:
         self.step = step
@@ -37,7 +37,7 @@ class TerraformError(TfscaffoldError):
 
 
 class ProjectExistsError(TfscaffoldError):
-    """The output directory already holds a project and --force was not given."""
+    """The output directory already contains a project and --force was not given."""
 
 
 class ProjectError(TfscaffoldError):

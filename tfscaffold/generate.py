@@ -59,7 +59,7 @@ def generate(
     if _exists(target) and not force:
         raise _exists_error(target)
     if force:
-        _refuse_to_drop_state(target)
+        _check_no_terraform_state(target)
     output_dir.mkdir(parents=True, exist_ok=True)
 
     with tempfile.TemporaryDirectory(prefix=".tfscaffold-", dir=output_dir) as scratch:
@@ -84,12 +84,12 @@ def _exists(path: Path) -> bool:
 STATE_FILE_PATTERNS = ("terraform.tfstate", "terraform.tfstate.backup", ".terraform/terraform.tfstate")
 
 
-def _refuse_to_drop_state(target: Path) -> None:
+def _check_no_terraform_state(target: Path) -> None:
     """Raise ProjectExistsError when replacing target would delete Terraform state."""
     found = [pattern for pattern in STATE_FILE_PATTERNS if (target / pattern).exists()]
     if target.is_dir() and found:
         raise ProjectExistsError(
-            f"{target} holds Terraform state ({', '.join(found)}), which --force would delete; "
+            f"{target} contains Terraform state ({', '.join(found)}), which --force would delete; "
             "update the project with `tfscaffold regenerate` instead, or move the state out first"
         )
 
