@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 
+# The schema and templates live at the top of the repository, beside the package.
+INSTALL_HINT = "install tfscaffold from a clone of its repository with `pip install -e .`"
+
+
 class TfscaffoldError(Exception):
     """Base class: a failure the user can act on, shown without a traceback."""
 

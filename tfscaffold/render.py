@@ -11,6 +11,8 @@ from typing import Any
 from cookiecutter.utils import create_env_with_context
 from jinja2 import FileSystemLoader, Template
 
+from tfscaffold.errors import INSTALL_HINT, TfscaffoldError
+
 log = logging.getLogger(__name__)
 
 TEMPLATE_ROOT = Path(__file__).resolve().parent.parent
@@ -34,7 +36,7 @@ class Renderer:
     def __init__(self, template_root: Path = TEMPLATE_ROOT) -> None:
         project_dir = template_root / PROJECT_TEMPLATE
         if not project_dir.is_dir():
-            raise FileNotFoundError(f"template folder not found: {project_dir}")
+            raise TfscaffoldError(f"template folder not found at {project_dir}; {INSTALL_HINT}")
         self.env = create_env_with_context({"cookiecutter": template_context()})
         self.env.loader = FileSystemLoader(str(project_dir))
         self.templates: list[tuple[Template, Template]] = []

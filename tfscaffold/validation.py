@@ -18,7 +18,7 @@ from typing import Any
 
 import jsonschema
 
-from tfscaffold.errors import SpecError
+from tfscaffold.errors import INSTALL_HINT, SpecError, TfscaffoldError
 from tfscaffold.migrations import migrate_loaded
 from tfscaffold.rules import SEMANTIC_CHECKS, Problem
 from tfscaffold.messages import describe
@@ -32,7 +32,9 @@ SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "service.schem
 
 @functools.lru_cache(maxsize=1)
 def load_schema() -> dict[str, Any]:
-    """Return the service spec JSON Schema."""
+    """Return the service spec JSON Schema; raise TfscaffoldError when the repository files are missing."""
+    if not SCHEMA_PATH.is_file():
+        raise TfscaffoldError(f"schema not found at {SCHEMA_PATH}; {INSTALL_HINT}")
     return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 
 
