@@ -27,7 +27,7 @@ from botocore.exceptions import ClientError
 
 from emulator import OVERRIDE_FILE, MotoServer, Tripwire, added, inventory, isolated_aws_env, run_in_own_group
 from mirror import mirror_cli_config
-from specs import make_spec
+from spec_builders import make_spec
 from tfscaffold import terraform
 from tfscaffold.errors import TerraformNotFoundError
 from tfscaffold.generate import render_files

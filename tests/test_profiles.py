@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from mirror import mirror_cli_config
-from specs import EXAMPLE, make_spec
+from spec_builders import EXAMPLE, make_spec
 from tfscaffold import cli
 from tfscaffold.context import context_to_spec, spec_to_context
 from tfscaffold.errors import SpecError, TerraformNotFoundError
