@@ -107,6 +107,9 @@ NOT_LISTED = {
 # Attributes that name a resource in a namespace of the account and region.
 NAME_ATTRIBUTES = ("name", "identifier", "cluster_identifier", "family", "final_snapshot_identifier")
 
+# Desired counts per colour that the tests set as autoscaling would.
+SCALED_OUT = {"blue": 5, "green": 3}
+
 # Naming attributes that hold something else: a parameter group's family is an engine family.
 NOT_NAMES = {("aws_rds_cluster_parameter_group", "family")}
 
@@ -261,6 +264,9 @@ def stacks(workspace, tmp_path_factory):
     in_parallel(workspace.apply, created)
     applied = inventory(workspace.emulator)
     first_plans = dict(zip(("test", "dev", "prod"), in_parallel(workspace.plan, created)))
+    # Scale the test stack out as autoscaling would, so the next apply shows
+    # whether Terraform undoes capacity it does not own.
+    scale_out(workspace, created[0])
     # One more apply closes the EMULATOR_GAPS, except the Performance Insights ones, which never settle.
     in_parallel(workspace.apply, created)
     new_gateways = list(added(baseline, applied)["nat_gateway"])
@@ -405,18 +411,22 @@ def test_second_plan_changes_nothing_the_spec_decides(workspace, stacks):
     workspace.assert_stayed_local()
 
 
+def scale_out(workspace: Workspace, stack: Stack) -> None:
+    """Set each service's desired count as autoscaling would, behind Terraform's back."""
+    ecs = workspace.emulator.client("ecs")
+    for colour, count in SCALED_OUT.items():
+        ecs.update_service(cluster=stack.names["cluster"], service=stack.names[f"service_{colour}"], desiredCount=count)
+
+
 def test_autoscaled_capacity_survives_apply(workspace, stacks):
+    # The stacks fixture scaled the test stack out before its second apply.
     stack = stacks.test
     ecs = workspace.emulator.client("ecs")
     cluster = stack.names["cluster"]
-    scaled = {"blue": 5, "green": 3}
-    for colour, count in scaled.items():
-        ecs.update_service(cluster=cluster, service=stack.names[f"service_{colour}"], desiredCount=count)
 
-    workspace.apply(stack)
     code, plan = workspace.plan(stack)
 
-    for colour, count in scaled.items():
+    for colour, count in SCALED_OUT.items():
         service = ecs.describe_services(cluster=cluster, services=[stack.names[f"service_{colour}"]])["services"][0]
         assert service["desiredCount"] == count, colour
     assert code in (0, 2)
