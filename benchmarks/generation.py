@@ -286,7 +286,7 @@ def compare_single(commands: Commands, repeat: int, warmup: int) -> tuple[Comman
 class BatchSize:
     """The batch command and the Jinja floor, measured in turn for one number of specs.
 
-    For the largest batch, one_worker holds the same command with `-j 1`, to
+    For the largest batch, one_worker is the same command with `-j 1`, to
     show what the worker processes gain, and in_memory the same command
     writing to a tmpfs folder, to show what the disk costs.
     """

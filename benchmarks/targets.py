@@ -14,8 +14,8 @@ if TYPE_CHECKING:
 # The targets, as ratios from the same run.
 FLOOR_RATIO_TARGET = 1.5
 COOKIECUTTER_RATIO_TARGET = 1.0
-# CPU time per added spec in the last step between batch sizes may exceed the step before by
-# this factor; work that grows faster than the number of specs would exceed it.
+# Allowed growth of CPU time per added spec from one batch-size step to the next. Work
+# that grows faster than the number of specs exceeds this factor.
 LINEAR_TOLERANCE = 1.25
 # Peak memory of the largest batch may exceed the smallest batch's by this factor.
 MEMORY_TOLERANCE = 1.10

@@ -8,7 +8,7 @@ print an `export TF_CLI_CONFIG_FILE=...` line for a shell or Makefile.
 
 The mirror contains the provider unpacked. From an unpacked mirror, init links
 `.terraform/providers/...` to the mirror folder instead of extracting the
-170 MB binary into every working directory; docs/benchmarks.md has the init
+170 MB binary into every working directory. docs/benchmarks.md has the init
 times of both layouts. `--packed` builds the zip layout instead, which the
 benchmark uses for comparison.
 """
@@ -165,7 +165,7 @@ def _remove_if_empty(folder: Path) -> None:
     try:
         folder.rmdir()
     except OSError:
-        pass  # missing, or it holds other platforms' builds
+        pass  # missing, or it contains other platforms' builds
 
 
 def _same_content(source: Path, target: Path) -> bool:

@@ -122,7 +122,7 @@ def _move_into_place(staging: Path, target: Path, *, force: bool) -> None:
 
 def _replace_in_two_steps(staging: Path, target: Path) -> None:
     # NOTE: without renameat2 (not Linux, or a file system without
-    # RENAME_EXCHANGE) target is missing between the two renames; a crash
+    # RENAME_EXCHANGE) target is missing between the two renames. A crash
     # there leaves the old project in the .tfscaffold-* folder beside it.
     previous = staging.with_name(staging.name + ".previous")
     os.replace(target, previous)

@@ -13,7 +13,7 @@ def hcl_string(text: str) -> str:
 
     Characters that do not print, such as control characters, line and
     paragraph separators and bidirectional overrides, are written as
-    \\u escapes, so a reviewer sees them and no tool reads them as line breaks.
+    \\u escapes, so they are visible in review and no tool reads them as line breaks.
     """
     out = []
     for char in str(text):

@@ -53,8 +53,8 @@ def fit_name(service: str, suffix: str, role: str, limit: int) -> str:
 def target_group_role(colour: str, spec: dict[str, Any]) -> str:
     """Return the role part of a target group name.
 
-    Port and protocol force a new target group; putting a digest of them in the
-    name lets create_before_destroy build the new group beside the old one.
+    A change of port or protocol forces a new target group. A digest of both in
+    the name lets create_before_destroy build the new group beside the old one.
     """
     digest = hashlib.sha256(f"HTTP:{spec['container']['port']}".encode()).hexdigest()[:HASH_LENGTH]
     return f"{colour}-{digest}"
